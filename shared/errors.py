@@ -38,7 +38,11 @@ class Overloaded(TransientError):
 
 
 def is_retriable(exc: BaseException) -> bool:
-    """Retriable if it says so, or if it is a transport-level failure of the standard library."""
-    if isinstance(exc, CairnError):
-        return exc.retriable
+    """Retriable if it says so, or if it is a transport-level failure of the standard library.
+
+    Cairn's errors and aiokafka's (`KafkaError.retriable`) carry the flag as a class attribute.
+    """
+    flag = getattr(type(exc), "retriable", None)
+    if isinstance(flag, bool):
+        return flag
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))

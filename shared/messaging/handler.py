@@ -21,8 +21,6 @@ from shared.config import CoreSettings
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
-P_contra = TypeVar("P_contra", bound=BaseModel, contravariant=True)
-R_co = TypeVar("R_co", bound=BaseModel, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,10 @@ class HandlerResult(Generic[R]):
     input_text: str | None = None  # stored only where the deployment opts in; hashed always
 
 
-class Handler(Protocol[P_contra, R_co]):
-    async def __call__(self, request: RequestEnvelope[P_contra]) -> HandlerResult[Any]: ...
+class Handler(Protocol):
+    """Turns one validated request into a result. Raise errors with `retriable` set."""
+
+    async def __call__(self, request: RequestEnvelope[Any], /) -> HandlerResult[Any]: ...
 
 
 class StateReader(Protocol):
@@ -64,7 +64,7 @@ class ServiceContext:
         return self.core.state_dir / "blobs"
 
 
-Lifespan = Callable[[ServiceContext], AbstractAsyncContextManager[Handler[Any, Any]]]
+Lifespan = Callable[[ServiceContext], AbstractAsyncContextManager[Handler]]
 
 
 @dataclass(frozen=True)

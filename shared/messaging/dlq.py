@@ -1,0 +1,43 @@
+"""Dead-letter records: the original bytes and headers, plus why and where they failed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiokafka.structs import ConsumerRecord
+
+ERROR_TYPE = "cairn.error.type"
+ERROR_MESSAGE = "cairn.error.message"
+ERROR_RETRIABLE = "cairn.error.retriable"
+SOURCE_TOPIC = "cairn.source.topic"
+SOURCE_PARTITION = "cairn.source.partition"
+SOURCE_OFFSET = "cairn.source.offset"
+ATTEMPTS = "cairn.attempts"
+SERVICE = "cairn.service"
+FAILED_AT = "cairn.failed_at"
+
+MAX_MESSAGE_BYTES = 4096
+
+
+def dead_letter_headers(
+    record: ConsumerRecord[bytes, bytes],
+    exc: BaseException,
+    *,
+    service: str,
+    attempts: int,
+    retriable: bool,
+) -> list[tuple[str, bytes]]:
+    """Original headers first (trace context survives), then the failure description."""
+    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("cairn.")]
+    failure = {
+        ERROR_TYPE: type(exc).__name__,
+        ERROR_MESSAGE: str(exc)[:MAX_MESSAGE_BYTES],
+        ERROR_RETRIABLE: str(retriable).lower(),
+        SOURCE_TOPIC: record.topic,
+        SOURCE_PARTITION: str(record.partition),
+        SOURCE_OFFSET: str(record.offset),
+        ATTEMPTS: str(attempts),
+        SERVICE: service,
+        FAILED_AT: datetime.now(UTC).isoformat(),
+    }
+    return original + [(k, v.encode("utf-8")) for k, v in failure.items()]

@@ -1,0 +1,234 @@
+"""The life of one event: decode, deduplicate, handle, persist, publish.
+
+Returns only when the event is fully dealt with (result published or event dead-lettered),
+so the caller may mark its offset finished. Infrastructure steps retry until they succeed
+or the task is cancelled; the handler gets a bounded number of attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka.structs import ConsumerRecord
+
+from schemas.envelope import RequestEnvelope
+from shared.errors import InvalidEventError, PermanentError, is_retriable
+from shared.messaging.codec import decode, encode
+from shared.messaging.dlq import dead_letter_headers
+from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
+from shared.messaging.retry import backoff_delay, retry_until_done
+from shared.messaging.settings import RuntimeSettings
+from shared.observability.logging import request_id_var
+from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS, RETRIES
+from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
+from shared.persistence.repository import NewResult, SaveOutcome, sha256_text
+
+log = logging.getLogger(__name__)
+
+
+class ResultStore(Protocol):
+    async def get_output(self, request_id: str) -> dict[str, Any] | None: ...
+    async def save(self, new: NewResult) -> SaveOutcome: ...
+
+
+class Publisher(Protocol):
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any: ...
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        spec: ServiceSpec[Any, Any],
+        handler: Handler,
+        store: ResultStore,
+        publisher: Publisher,
+        settings: RuntimeSettings,
+        *,
+        store_input_text: bool = False,
+    ) -> None:
+        self._spec = spec
+        self._handler = handler
+        self._store = store
+        self._publisher = publisher
+        self._settings = settings
+        self._store_input_text = store_input_text
+
+    async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        """Deal with one record; returns the outcome label (ok, duplicate, dlq)."""
+        started = time.perf_counter()
+        request_id_var.set(None)
+        try:
+            outcome = await self._process(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Not retriable and not the handler's (a bug in a store, say): isolate the event
+            # rather than stall its partition forever.
+            log.exception("unexpected failure; dead-lettering the event")
+            await self._dead_letter(record, exc, attempts=1)
+            outcome = "dlq"
+        finally:
+            HANDLE_SECONDS.labels(self._spec.name).observe(time.perf_counter() - started)
+        EVENTS.labels(self._spec.name, outcome).inc()
+        return outcome
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        try:
+            request: RequestEnvelope[Any] = decode(record.value, self._spec.request_model)
+        except InvalidEventError as exc:
+            log.warning(
+                "invalid event at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+            )
+            await self._dead_letter(record, exc, attempts=1)
+            return "dlq"
+        request_id_var.set(request.request_id)
+
+        stored = await self._infra(lambda: self._store.get_output(request.request_id), "db-read")
+        if stored is not None:
+            # Redelivery (crash, rebalance, producer retry): re-publish, never recompute.
+            await self._publish(record, stored)
+            return "duplicate"
+
+        try:
+            result = await self._handle_with_retries(request)
+            output = self._envelope(request, result)
+        except Exception as exc:
+            attempts = getattr(exc, "_cairn_attempts", 1)
+            log.error("handler failed permanently after %d attempt(s): %s", attempts, exc)
+            await self._dead_letter(record, exc, attempts=attempts)
+            return "dlq"
+
+        new = self._new_result(request, result, output)
+        saved = await self._infra(lambda: self._store.save(new), "db-write")
+        await self._publish(record, saved.output)
+        RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
+        return "ok" if saved.inserted else "duplicate"
+
+    async def _handle_with_retries(self, request: RequestEnvelope[Any]) -> HandlerResult[Any]:
+        s = self._settings
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await asyncio.wait_for(self._handler(request), s.handler_timeout_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_retriable(exc) or attempt >= s.max_attempts:
+                    exc._cairn_attempts = attempt  # type: ignore[attr-defined]
+                    raise
+                delay = backoff_delay(attempt, s.retry_initial_s, s.retry_max_s)
+                RETRIES.labels(self._spec.name, "handler").inc()
+                log.warning(
+                    "handler attempt %d failed (%s: %s); retrying in %.2fs",
+                    attempt,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    def _envelope(
+        self, request: RequestEnvelope[Any], result: HandlerResult[Any]
+    ) -> dict[str, Any]:
+        try:
+            envelope = self._spec.result_model(
+                request_id=request.request_id,
+                tenant_id=request.tenant_id,
+                user_id=request.user_id,
+                feature=self._spec.feature,
+                status=result.status,
+                produced_at=datetime.now(UTC),
+                provenance=result.provenance,
+                result=result.result,
+                error=result.error,
+                trace=request.trace,
+            )
+        except Exception as exc:
+            # A handler produced something its own contract rejects: a bug, not bad luck.
+            raise PermanentError(
+                f"handler result violates {self._spec.result_model.__name__}: {exc}"
+            ) from exc
+        return envelope.model_dump(mode="json")
+
+    def _new_result(
+        self, request: RequestEnvelope[Any], result: HandlerResult[Any], output: dict[str, Any]
+    ) -> NewResult:
+        p = result.provenance
+        text = (
+            result.input_text
+            if result.input_text is not None
+            else request.payload.model_dump_json()
+        )
+        return NewResult(
+            request_id=request.request_id,
+            feature=self._spec.feature,
+            tenant_id=request.tenant_id,
+            user_id=request.user_id,
+            status=result.status.value,
+            tier=p.tier,
+            model=p.model,
+            reasons=list(p.reasons),
+            verified=p.verified,
+            degraded_reason=p.degraded_reason,
+            latency_ms=p.latency_ms,
+            prompt_tokens=p.prompt_tokens,
+            completion_tokens=p.completion_tokens,
+            cost_usd=p.cost_usd,
+            input_sha256=sha256_text(text),
+            input_text=text if self._store_input_text else None,
+            output=output,
+            occurred_at=request.occurred_at,
+            subject_key=result.subject_key,
+        )
+
+    async def _publish(self, record: ConsumerRecord[bytes, bytes], output: dict[str, Any]) -> None:
+        parent = header(record.headers, TRACEPARENT)
+        headers = [
+            ("request_id", str(output.get("request_id", "")).encode()),
+            (TRACEPARENT, child_traceparent(parent).encode()),
+        ]
+        if (state := header(record.headers, TRACESTATE)) is not None:
+            headers.append((TRACESTATE, state.encode()))
+        value = encode(output)
+        await self._infra(
+            lambda: self._publisher.send_and_wait(
+                self._spec.output_topic, value=value, key=record.key, headers=headers
+            ),
+            "publish",
+        )
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
+    ) -> None:
+        headers = dead_letter_headers(
+            record, exc, service=self._spec.name, attempts=attempts, retriable=is_retriable(exc)
+        )
+        await self._infra(
+            lambda: self._publisher.send_and_wait(
+                self._settings.dlq_topic, value=record.value, key=record.key, headers=headers
+            ),
+            "dlq",
+        )
+
+    async def _infra(self, fn: Any, stage: str) -> Any:
+        s = self._settings
+        return await retry_until_done(
+            fn,
+            service=self._spec.name,
+            stage=stage,
+            initial_s=s.retry_initial_s,
+            max_s=s.retry_max_s,
+        )

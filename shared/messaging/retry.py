@@ -1,0 +1,62 @@
+"""Exponential backoff with full jitter, the one retry rule of the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka.errors import KafkaTimeoutError
+
+from shared.errors import is_retriable
+from shared.observability.metrics import RETRIES
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int, initial_s: float, max_s: float) -> float:
+    """Delay before retry number `attempt` (1-based): uniform in [0, min(max, initial*2^(n-1))].
+
+    Full jitter spreads the retries of many consumers that failed together.
+    """
+    return random.uniform(0, min(max_s, initial_s * 2 ** (attempt - 1)))
+
+
+async def retry_until_done(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    service: str,
+    stage: str,
+    initial_s: float,
+    max_s: float,
+) -> T:
+    """Retry a step that must eventually succeed (database write, publish).
+
+    Used for infrastructure, never for handler logic: a good event must not be dead-lettered
+    because the database was down. Non-retriable errors propagate; cancellation (shutdown,
+    rebalance) stops the loop, and the uncommitted offset brings the event back later.
+    """
+    attempt = 0
+    while True:
+        try:
+            return await fn()
+        except Exception as exc:
+            # aiokafka marks KafkaTimeoutError non-retriable, but for a publish it only means
+            # the broker did not answer in time (leader moving, broker restarting).
+            if not (is_retriable(exc) or isinstance(exc, KafkaTimeoutError)):
+                raise
+            attempt += 1
+            delay = backoff_delay(attempt, initial_s, max_s)
+            RETRIES.labels(service, stage).inc()
+            log.warning(
+                "%s failed (%s: %s); retry %d in %.2fs",
+                stage,
+                type(exc).__name__,
+                exc,
+                attempt,
+                delay,
+            )
+            await asyncio.sleep(delay)

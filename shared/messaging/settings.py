@@ -1,0 +1,34 @@
+"""Settings of the messaging runtime (one per service process)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.config import CairnBaseSettings
+
+
+class RuntimeSettings(CairnBaseSettings):
+    group_id: str | None = Field(
+        None, alias="CAIRN_GROUP_ID", description="Defaults to cairn-<feature>."
+    )
+    fetch_max_records: int = Field(256, ge=1, alias="CAIRN_FETCH_MAX_RECORDS")
+    fetch_timeout_ms: int = Field(200, ge=1, alias="CAIRN_FETCH_TIMEOUT_MS")
+    # Backpressure: fetching pauses above the high mark and resumes below half of it.
+    max_in_flight: int = Field(64, ge=1, alias="CAIRN_MAX_IN_FLIGHT")
+    # "key": events with the same key are processed in order, different keys concurrently.
+    # "partition": strictly one event at a time per partition.
+    ordering: Literal["key", "partition"] = Field("key", alias="CAIRN_ORDERING")
+    handler_timeout_s: float = Field(120.0, gt=0, alias="CAIRN_HANDLER_TIMEOUT_S")
+    max_attempts: int = Field(4, ge=1, alias="CAIRN_MAX_ATTEMPTS")
+    retry_initial_s: float = Field(0.2, gt=0, alias="CAIRN_RETRY_INITIAL_S")
+    retry_max_s: float = Field(10.0, gt=0, alias="CAIRN_RETRY_MAX_S")
+    commit_interval_s: float = Field(1.0, gt=0, alias="CAIRN_COMMIT_INTERVAL_S")
+    shutdown_grace_s: float = Field(20.0, gt=0, alias="CAIRN_SHUTDOWN_GRACE_S")
+    rebalance_drain_s: float = Field(10.0, gt=0, alias="CAIRN_REBALANCE_DRAIN_S")
+    session_timeout_ms: int = Field(15_000, ge=1000, alias="CAIRN_SESSION_TIMEOUT_MS")
+    health_host: str = Field("127.0.0.1", alias="CAIRN_HEALTH_HOST")
+    health_port: int = Field(0, ge=0, alias="CAIRN_HEALTH_PORT", description="0 = ephemeral")
+    dlq_topic: str = Field("cairn.dlq.v1", alias="CAIRN_DLQ_TOPIC")
+    create_topics: bool = Field(True, alias="CAIRN_CREATE_TOPICS")

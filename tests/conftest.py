@@ -1,0 +1,94 @@
+"""Fixtures for real components: an Apache Kafka broker and a real database per test.
+
+- Kafka: a KRaft broker started once per session from the Maven Central jars, unless
+  CAIRN_TEST_KAFKA names a running one (the Tansu smoke test does that).
+- Database: `database_url` is SQLite (a file per test) or, with CAIRN_TEST_DATABASE=postgres,
+  a fresh PostgreSQL database per test on CAIRN_TEST_PG_URL. `any_database_url` runs a test on
+  both. With CAIRN_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from infra.stack.kafka import KafkaCluster
+from shared.persistence.migrate import upgrade
+
+PG_URL = os.environ.get(
+    "CAIRN_TEST_PG_URL", "postgresql+asyncpg://cairn:cairn@127.0.0.1:5432/cairn_test"
+)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("CAIRN_TEST_KAFKA")
+    if external:
+        yield external
+        return
+    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka"))
+    cluster.start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def topic() -> str:
+    """A fresh topic name per test, so tests never see each other's events."""
+    return f"test.{uuid.uuid4().hex[:10]}"
+
+
+async def _postgres_database() -> AsyncIterator[str]:
+    import asyncpg
+
+    base = make_url(PG_URL)
+    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = await asyncpg.connect(admin_dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CAIRN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable at {base!r}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable ({exc}); run infra/postgres/setup.sh")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _sqlite_database(tmp_path: object) -> AsyncIterator[str]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cairn.db"
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture
+async def database_url(tmp_path: object) -> AsyncIterator[str]:
+    """The suite's database: SQLite, or PostgreSQL when CAIRN_TEST_DATABASE=postgres."""
+    if os.environ.get("CAIRN_TEST_DATABASE", "sqlite") == "postgres":
+        async for url in _postgres_database():
+            yield url
+    else:
+        async for url in _sqlite_database(tmp_path):
+            yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_database_url(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[str]:
+    """Runs the test once per database backend."""
+    if request.param == "postgres":
+        async for url in _postgres_database():
+            yield url
+    else:
+        async for url in _sqlite_database(tmp_path):
+            yield url
