@@ -120,7 +120,9 @@ class ConsumerLoop:
     async def _run_lane(
         self, tp: TopicPartition, state: _PartitionState, key: bytes | None, lane: _Lane
     ) -> None:
-        while lane.queue:
+        # On shutdown or revocation a lane finishes the event in hand and leaves the rest
+        # uncommitted: they are redelivered, to this group's next owner of the partition.
+        while lane.queue and not state.revoked and not self._stopping.is_set():
             record = lane.queue[0]
             await self._process(record)  # cancellation leaves the offset unfinished
             lane.queue.popleft()
@@ -128,7 +130,7 @@ class ConsumerLoop:
             self._in_flight -= 1
             self.processed += 1
             IN_FLIGHT.labels(self._service).set(self._in_flight)
-        if state.lanes.get(key) is lane:
+        if not lane.queue and state.lanes.get(key) is lane:
             del state.lanes[key]
 
     def _apply_backpressure(self) -> None:

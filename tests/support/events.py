@@ -24,7 +24,11 @@ def echo_event(i: int, *, key: str | None = None, **payload: Any) -> dict[str, A
 
 
 async def produce(
-    bootstrap: str, topic: str, events: Iterable[dict[str, Any] | bytes], *, key_field: str = "user_id"
+    bootstrap: str,
+    topic: str,
+    events: Iterable[dict[str, Any] | bytes],
+    *,
+    key_field: str = "user_id",
 ) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await producer.start()
@@ -82,12 +86,14 @@ async def consume_until(
 
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     """Sum over partitions of the group's committed offsets (= events acknowledged)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - test helper
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         total = 0
         for p in parts:

@@ -1,0 +1,27 @@
+"""`python -m tests.support.echo_worker TOPIC`: the echo service as a real process.
+
+Used by tests that kill or signal a worker. Every setting comes from the environment, as in
+production; the topic is an argument so each test has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from shared.config import CoreSettings
+from shared.messaging.app import ServiceRuntime, serve
+from shared.observability.logging import configure_logging
+from tests.support.echo import ECHO_SPEC
+
+
+def main() -> None:
+    topic = sys.argv[1]
+    core = CoreSettings()
+    configure_logging(core.log_level, json_lines=True)
+    spec = ECHO_SPEC.with_topics(topic, f"{topic}.results")
+    asyncio.run(serve(ServiceRuntime(spec, core=core)))
+
+
+if __name__ == "__main__":
+    main()
