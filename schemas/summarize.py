@@ -57,9 +57,7 @@ class NotificationStack(StrictModel):
     stack_id: Identifier
     app_id: Identifier
     thread_id: Identifier | None = None
-    notifications: list[Notification] = Field(
-        min_length=1, max_length=MAX_NOTIFICATIONS_PER_STACK
-    )
+    notifications: list[Notification] = Field(min_length=1, max_length=MAX_NOTIFICATIONS_PER_STACK)
     opted_out_apps: list[Identifier] = Field(
         default_factory=list,
         max_length=MAX_OPTED_OUT_APPS,

@@ -1,0 +1,95 @@
+# Cairn's task runner: README, CI and people call these targets verbatim.
+# Every target installs what it needs and is fast when that is already done.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STATE := .cairn
+INSTALLED := $(VENV)/.installed
+KAFKA_JARS := infra/kafka/lib/.complete
+MODELS_READY := $(STATE)/models/.provisioned
+PYTEST_ARGS ?=
+
+export PYTHONUNBUFFERED := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install models jars assets up down logs status demo test test-reliability \
+        lint fmt migrate schemas eval bench bench-inference clean purge
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED) ## Create .venv and install Cairn with its dev tools
+
+$(KAFKA_JARS): infra/kafka/pom.xml
+	$(PY) -c "from infra.stack.kafka import ensure_jars; ensure_jars()"
+
+jars: $(INSTALLED) $(KAFKA_JARS) ## Resolve the Apache Kafka broker jars (Maven Central)
+
+models: $(INSTALLED) ## Provision model weights and emoji assets into .cairn (once)
+	$(PY) -m shared.inference.provision --all
+	@if [ -f services/emoji/assets.py ]; then $(PY) -m services.emoji.assets; fi
+
+migrate: $(INSTALLED) ## Apply database migrations (DATABASE_URL, default SQLite in .cairn)
+	$(PY) -m shared.persistence.migrate upgrade
+
+up: $(INSTALLED) $(KAFKA_JARS) models ## Start broker, migrations and every service in the background
+	$(PY) -m infra.stack up
+
+down: ## Stop exactly what `make up` started
+	@test -x $(PY) && $(PY) -m infra.stack down || true
+
+status: ## Show what is running
+	$(PY) -m infra.stack status
+
+logs: ## Follow the logs of the local stack
+	$(PY) -m infra.stack logs
+
+demo: $(INSTALLED) $(KAFKA_JARS) models ## Run the whole system on embedded defaults with sample traffic
+	$(PY) -m infra.demo
+
+test: $(INSTALLED) $(KAFKA_JARS) models ## Run the test suite (real Kafka, real DB, real models)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-reliability: $(INSTALLED) $(KAFKA_JARS) models ## Fault scenarios (slow)
+	$(PY) -m pytest -m slow -s $(PYTEST_ARGS)
+
+lint: $(INSTALLED) ## ruff + mypy (strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas shared services
+
+fmt: $(INSTALLED) ## Format and auto-fix
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+schemas: $(INSTALLED) ## Export JSON Schema + AsyncAPI for every contract
+	$(PY) -m schemas.export
+
+eval: $(INSTALLED) models ## Quality harness on ../shared/eval (EVAL_DATA=path, EVAL_LIMIT=n)
+	$(PY) -m tests.eval $(if $(EVAL_DATA),--data $(EVAL_DATA)) $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT))
+
+bench-inference: $(INSTALLED) models ## Micro-batched vs sequential generation, padding waste
+	$(PY) -m tests.bench.inference
+
+bench: $(INSTALLED) $(KAFKA_JARS) models ## End-to-end benchmark (writes docs/bench/)
+	$(PY) -m tests.bench.e2e
+
+purge: $(INSTALLED) ## Delete stored results older than CAIRN_RETENTION_DAYS
+	$(PY) -m shared.persistence.purge
+
+clean: down ## Remove local state, caches and the virtualenv
+	rm -rf $(STATE) $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/kafka/lib
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
