@@ -1,0 +1,162 @@
+"""`make demo`: the whole system on embedded defaults, driven by a sample app.
+
+Brings the local stack up (Apache Kafka in KRaft mode, SQLite, the three services) unless it
+is already running, produces a realistic mix of requests, waits for every result, prints them
+as a table, writes the sticker PNGs to out/demo/stickers/, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tqdm import tqdm
+
+from infra.demo.events import all_events
+from schemas.topics import request_topic, result_topic
+from shared.config import REPO_ROOT, CoreSettings
+
+RESULT_TIMEOUT_S = 900
+OUT_DIR = REPO_ROOT / "out" / "demo"
+
+
+def stack(action: str) -> None:
+    subprocess.run([sys.executable, "-m", "infra.stack", action], check=True, cwd=REPO_ROOT)
+
+
+def stack_running() -> bool:
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.stack", "status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    return any(v for v in json.loads(out.stdout).values())
+
+
+async def exchange(bootstrap: str) -> dict[str, dict[str, Any]]:
+    events = all_events()
+    wanted = {e["request_id"]: f.value for f, evs in events.items() for e in evs}
+    consumer = AIOKafkaConsumer(
+        *(result_topic(f) for f in events),
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for feature, evs in events.items():
+            for ev in evs:
+                await producer.send_and_wait(
+                    request_topic(feature), json.dumps(ev).encode(), key=ev["user_id"].encode()
+                )
+        print(f"sample app produced {len(wanted)} requests; waiting for results...")
+        results: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        with tqdm(total=len(wanted), unit="result") as bar:
+            while len(results) < len(wanted) and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    for r in records:
+                        doc = json.loads(r.value) if r.value else {}
+                        rid = doc.get("request_id")
+                        if rid in wanted and rid not in results:
+                            results[rid] = doc
+                            bar.update(1)
+        missing = set(wanted) - set(results)
+        if missing:
+            print(f"timed out waiting for {len(missing)} results: {sorted(missing)[:5]}...")
+        return results
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def describe(doc: dict[str, Any]) -> str:
+    res = doc.get("result") or {}
+    feature = doc.get("feature")
+    if doc.get("error"):
+        return f"error: {doc['error']}"
+    if feature == "summarize":
+        if res.get("skipped_reason"):
+            return f"(not summarised: {res['skipped_reason']})"
+        urgent = [r["notification_id"] for r in res.get("ranked", []) if r["urgency"] == "urgent"]
+        tag = " [extractive]" if res.get("extractive") else ""
+        return f"{res.get('summary', '')}{tag}" + (f"  urgent: {urgent}" if urgent else "")
+    if feature == "rewrite":
+        edits = res.get("edits") or []
+        suffix = f"  ({len(edits)} edits)" if res.get("operation") == "proofread" else ""
+        return f"[{res.get('operation')}] {res.get('text', '')}{suffix}"
+    if feature == "emoji":
+        cands = " ".join(f"{c['emoji']}" for c in res.get("candidates", []))
+        return f"{cands}  stickers: {len(res.get('stickers', []))}" + (
+            f"  refused: {res['refused_reason']}" if res.get("refused_reason") else ""
+        )
+    return json.dumps(res)[:200]
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    width = shutil.get_terminal_size((140, 20)).columns
+    text_w = max(40, width - 52)
+    print(f"\n{'feature':<10} {'status':<9} {'tier':<8} {'ms':>7}  result")
+    print("-" * min(width, 160))
+    for doc in sorted(results.values(), key=lambda d: (d.get("feature", ""), d["request_id"])):
+        prov = doc.get("provenance", {})
+        lines = textwrap.wrap(describe(doc).replace("\n", " ⏎ "), text_w) or [""]
+        print(
+            f"{doc.get('feature', ''):<10} {doc.get('status', ''):<9} {prov.get('tier', ''):<8} "
+            f"{prov.get('latency_ms', 0):>7.0f}  {lines[0]}"
+        )
+        for line in lines[1:]:
+            print(f"{'':<38}  {line}")
+
+
+def export_stickers(results: dict[str, dict[str, Any]]) -> int:
+    blob_dir = CoreSettings().state_dir / "blobs"
+    target = OUT_DIR / "stickers"
+    target.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for doc in results.values():
+        for i, sticker in enumerate((doc.get("result") or {}).get("stickers", [])):
+            found = next(iter(blob_dir.rglob(f"{sticker['sha256']}*")), None)
+            if found:
+                shutil.copyfile(found, target / f"{doc['request_id']}-{i}.png")
+                n += 1
+    return n
+
+
+def main() -> None:
+    started = time.monotonic()
+    port = int(os.environ.get("KAFKA_PORT", "9092"))
+    we_started = not stack_running()
+    if we_started:
+        stack("up")
+    try:
+        results = asyncio.run(exchange(f"127.0.0.1:{port}"))
+        print_table(results)
+        n = export_stickers(results)
+        print(f"\nwrote {n} sticker PNGs to {OUT_DIR / 'stickers'}")
+        tiers: dict[str, int] = {}
+        for doc in results.values():
+            key = f"{doc['provenance']['tier']}/{doc['status']}"
+            tiers[key] = tiers.get(key, 0) + 1
+        print(f"results by tier/status: {tiers}")
+    finally:
+        if we_started:
+            stack("down")
+    print(f"demo finished in {time.monotonic() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
