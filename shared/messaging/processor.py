@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiokafka.structs import ConsumerRecord
@@ -20,10 +19,11 @@ from shared.errors import InvalidEventError, PermanentError, is_retriable
 from shared.messaging.codec import decode, encode
 from shared.messaging.dlq import dead_letter_headers
 from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
-from shared.messaging.retry import backoff_delay, retry_until_done
+from shared.messaging.handling import HandlerGaveUp, handle_with_retries, result_document
+from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import request_id_var
-from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS, RETRIES
+from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
 from shared.persistence.repository import NewResult, SaveOutcome, sha256_text
 
@@ -102,12 +102,17 @@ class EventProcessor:
             return "duplicate"
 
         try:
-            result = await self._handle_with_retries(request)
-            output = self._envelope(request, result)
-        except Exception as exc:
-            attempts = getattr(exc, "_cairn_attempts", 1)
-            log.error("handler failed permanently after %d attempt(s): %s", attempts, exc)
-            await self._dead_letter(record, exc, attempts=attempts)
+            result = await handle_with_retries(
+                self._handler, request, self._settings, service=self._spec.name
+            )
+            output = result_document(self._spec, request, result)
+        except HandlerGaveUp as gave_up:
+            log.error("handler gave up: %s", gave_up)
+            await self._dead_letter(record, gave_up.cause, attempts=gave_up.attempts)
+            return "dlq"
+        except PermanentError as exc:
+            log.error("handler result rejected: %s", exc)
+            await self._dead_letter(record, exc, attempts=1)
             return "dlq"
 
         new = self._new_result(request, result, output)
@@ -115,53 +120,6 @@ class EventProcessor:
         await self._publish(record, saved.output)
         RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
         return "ok" if saved.inserted else "duplicate"
-
-    async def _handle_with_retries(self, request: RequestEnvelope[Any]) -> HandlerResult[Any]:
-        s = self._settings
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await asyncio.wait_for(self._handler(request), s.handler_timeout_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_retriable(exc) or attempt >= s.max_attempts:
-                    exc._cairn_attempts = attempt  # type: ignore[attr-defined]
-                    raise
-                delay = backoff_delay(attempt, s.retry_initial_s, s.retry_max_s)
-                RETRIES.labels(self._spec.name, "handler").inc()
-                log.warning(
-                    "handler attempt %d failed (%s: %s); retrying in %.2fs",
-                    attempt,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
-    def _envelope(
-        self, request: RequestEnvelope[Any], result: HandlerResult[Any]
-    ) -> dict[str, Any]:
-        try:
-            envelope = self._spec.result_model(
-                request_id=request.request_id,
-                tenant_id=request.tenant_id,
-                user_id=request.user_id,
-                feature=self._spec.feature,
-                status=result.status,
-                produced_at=datetime.now(UTC),
-                provenance=result.provenance,
-                result=result.result,
-                error=result.error,
-                trace=request.trace,
-            )
-        except Exception as exc:
-            # A handler produced something its own contract rejects: a bug, not bad luck.
-            raise PermanentError(
-                f"handler result violates {self._spec.result_model.__name__}: {exc}"
-            ) from exc
-        return envelope.model_dump(mode="json")
 
     def _new_result(
         self, request: RequestEnvelope[Any], result: HandlerResult[Any], output: dict[str, Any]

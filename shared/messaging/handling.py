@@ -1,0 +1,81 @@
+"""Calling a handler the way every entry point does (Kafka runtime and `cairn batch`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.envelope import RequestEnvelope
+from shared.errors import PermanentError, is_retriable
+from shared.messaging.codec import describe_validation_error
+from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
+from shared.messaging.retry import backoff_delay
+from shared.messaging.settings import RuntimeSettings
+from shared.observability.metrics import RETRIES
+
+log = logging.getLogger(__name__)
+
+
+class HandlerGaveUp(Exception):
+    """The handler failed for good: a permanent error, or retriable ones past the attempts."""
+
+    def __init__(self, cause: BaseException, attempts: int) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause} (after {attempts} attempt(s))")
+        self.cause = cause
+        self.attempts = attempts
+
+
+async def handle_with_retries(
+    handler: Handler, request: RequestEnvelope[Any], settings: RuntimeSettings, *, service: str
+) -> HandlerResult[Any]:
+    """Run the handler with a timeout; retry retriable failures with backoff and jitter."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await asyncio.wait_for(handler(request), settings.handler_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not is_retriable(exc) or attempt >= settings.max_attempts:
+                raise HandlerGaveUp(exc, attempt) from exc
+            delay = backoff_delay(attempt, settings.retry_initial_s, settings.retry_max_s)
+            RETRIES.labels(service, "handler").inc()
+            log.warning(
+                "handler attempt %d failed (%s); retrying in %.2fs",
+                attempt,
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+
+def result_document(
+    spec: ServiceSpec[Any, Any], request: RequestEnvelope[Any], result: HandlerResult[Any]
+) -> dict[str, Any]:
+    """The result envelope as published (JSON-ready), validated against the contract."""
+    try:
+        envelope = spec.result_model(
+            request_id=request.request_id,
+            tenant_id=request.tenant_id,
+            user_id=request.user_id,
+            feature=spec.feature,
+            status=result.status,
+            produced_at=datetime.now(UTC),
+            provenance=result.provenance,
+            result=result.result,
+            error=result.error,
+            trace=request.trace,
+        )
+    except ValidationError as exc:
+        # A handler produced something its own contract rejects: a bug, not bad luck.
+        # The description names fields only, so no user text reaches logs or headers.
+        raise PermanentError(
+            f"handler result violates {spec.result_model.__name__}: "
+            f"{describe_validation_error(exc)}"
+        ) from exc
+    return envelope.model_dump(mode="json")
