@@ -86,3 +86,18 @@ async def test_spend_ledger_accumulates(any_database_url: str) -> None:
         assert await repo.spent("other", day) == (0, 0.0)
     finally:
         await engine.dispose()
+
+
+async def test_sql_budget_store_serves_the_router_protocol(any_database_url: str) -> None:
+    from shared.persistence.budget import SqlBudgetStore
+    from shared.routing.budget import BudgetStore, Spend
+
+    engine = create_engine(any_database_url)
+    store: BudgetStore = SqlBudgetStore(ResultRepository(engine))
+    day = datetime.now(UTC).date()
+    try:
+        await store.add("tenant", day, 10, 0.01)
+        await store.add("tenant", day, 5, 0.02)
+        assert await store.spent("tenant", day) == Spend(tokens=15, usd=0.03)
+    finally:
+        await engine.dispose()
