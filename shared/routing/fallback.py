@@ -1,0 +1,204 @@
+"""The fallback tiers: which may take a request (configured, consent, breaker, budget), and
+trying them in CAIRN_TIERS order until one gives a verified answer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic
+
+from .breaker import CircuitBreaker
+from .budget import BudgetLimits, BudgetStore
+from .errors import BreakerOpen, ProviderError, ProviderResponseError
+from .metrics import RoutingMetrics
+from .openai_tier import OpenAITier, Sleep
+from .outcome import AttemptOutcome, TierAttempt
+from .reasons import DegradedReason
+from .retry import RetryPolicy
+from .settings import EndpointConfig, RoutingSettings
+from .task import R, TaskBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RemoteAnswer(Generic[R]):
+    """A fallback tier's answer, already rehydrated and priced."""
+
+    result: R
+    tier: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    http_attempts: int
+
+
+# How a route asks one endpoint (chat completion or image), given its adapter.
+RemoteCall = Callable[[OpenAITier], Awaitable[RemoteAnswer[R]]]
+Verify = Callable[[R], Awaitable[str | None]]
+
+
+@dataclass
+class RemoteTier:
+    config: EndpointConfig
+    adapter: OpenAITier | None  # None when not configured (no API key)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+Plan = list[tuple[RemoteTier, DegradedReason | None]]
+
+
+class FallbackChain:
+    """The configured OpenAI-compatible tiers, their breakers and the tenants' budgets."""
+
+    def __init__(
+        self,
+        settings: RoutingSettings,
+        *,
+        budget_store: BudgetStore,
+        metrics: RoutingMetrics,
+        retry: RetryPolicy,
+        clock: Callable[[], float],
+        today: Callable[[], dt.date],
+        sleep: Sleep,
+    ) -> None:
+        self.budget_store = budget_store
+        self.limits = BudgetLimits.from_settings(settings)
+        self._today = today
+        self.tiers: list[RemoteTier] = []
+        for config in settings.endpoints():
+            adapter = None
+            if config.configured:
+                breaker = CircuitBreaker(
+                    config.name,
+                    failure_threshold=settings.breaker_failures,
+                    cooldown_s=settings.breaker_cooldown_s,
+                    clock=clock,
+                    listener=metrics.breaker_changed,
+                )
+                metrics.breaker_changed(config.name, breaker.state)
+                adapter = OpenAITier(
+                    config, retry=retry, breaker=breaker, sleep=sleep, on_retry=metrics.retried
+                )
+            else:
+                log.info("fallback tier %s has no API key; requests will skip it", config.name)
+            self.tiers.append(RemoteTier(config, adapter))
+
+    def breaker(self, tier: str) -> CircuitBreaker | None:
+        for remote in self.tiers:
+            if remote.name == tier and remote.adapter is not None:
+                return remote.adapter.breaker
+        return None
+
+    async def aclose(self) -> None:
+        for remote in self.tiers:
+            if remote.adapter is not None:
+                await remote.adapter.aclose()
+
+    async def plan(self, task: TaskBase[R], *, needs_image: bool) -> Plan:
+        """Each tier in order, with why it cannot take this request (None: it can)."""
+        plan: Plan = []
+        spend_ok: bool | None = None
+        for remote in self.tiers:
+            why: DegradedReason | None = None
+            if remote.adapter is None:
+                why = DegradedReason.NOT_CONFIGURED
+            elif needs_image and not remote.config.image_model:
+                why = DegradedReason.UNSUPPORTED
+            elif remote.config.external and not task.consent_external:
+                why = DegradedReason.NO_CONSENT
+            elif not remote.adapter.breaker.available():
+                why = DegradedReason.BREAKER_OPEN
+            elif remote.config.external:
+                if spend_ok is None:
+                    spend_ok = await self._within_budget(task.tenant_id)
+                if not spend_ok:
+                    why = DegradedReason.BUDGET_EXHAUSTED
+            plan.append((remote, why))
+        return plan
+
+    async def run(
+        self,
+        task: TaskBase[R],
+        plan: Plan,
+        call: RemoteCall[R],
+        verify: Verify[R],
+        attempts: list[TierAttempt],
+    ) -> RemoteAnswer[R] | None:
+        """Try the tiers in order, recording each in `attempts`; the first verified answer
+        wins. Provider failures are recorded, never raised."""
+        for remote, why in plan:
+            if why is not None or remote.adapter is None:
+                attempts.append(
+                    TierAttempt(remote.name, AttemptOutcome.SKIPPED, degraded_reason=why)
+                )
+                continue
+            started = time.perf_counter()
+            record = TierAttempt(remote.name, AttemptOutcome.FAILED, model=remote.config.model)
+            attempts.append(record)
+            try:
+                answer = await call(remote.adapter)
+            except asyncio.CancelledError:
+                record.outcome = AttemptOutcome.CANCELLED
+                record.latency_ms = _ms_since(started)
+                raise
+            except BreakerOpen:
+                record.outcome = AttemptOutcome.SKIPPED
+                record.degraded_reason = DegradedReason.BREAKER_OPEN
+                continue
+            except ProviderError as exc:
+                bad = isinstance(exc, ProviderResponseError)
+                record.degraded_reason = (
+                    DegradedReason.BAD_RESPONSE if bad else DegradedReason.PROVIDER_ERROR
+                )
+                record.detail = str(exc)
+                record.latency_ms = _ms_since(started)
+                continue
+            record.model = answer.model
+            record.prompt_tokens = answer.prompt_tokens
+            record.completion_tokens = answer.completion_tokens
+            record.cost_usd = answer.cost_usd
+            record.http_attempts = answer.http_attempts
+            if remote.config.external:
+                # Charged whatever the verifier says: the provider bills the call.
+                await self._charge(task.tenant_id, answer)
+            rejection = await verify(answer.result)
+            record.latency_ms = _ms_since(started)
+            if rejection is not None:
+                record.outcome = AttemptOutcome.REJECTED
+                record.degraded_reason = DegradedReason.REMOTE_REJECTED
+                record.detail = rejection
+                continue
+            record.outcome = AttemptOutcome.SERVED
+            return answer
+        return None
+
+    async def _within_budget(self, tenant: str) -> bool:
+        if self.limits.tokens is None and self.limits.usd is None:
+            return True
+        try:
+            spend = await self.budget_store.spent(tenant, self._today())
+        except Exception:
+            # Fail closed: an unknown spend must not become an unbounded one.
+            log.exception("budget store unavailable; treating tenant %s as over budget", tenant)
+            return False
+        return self.limits.allows(spend)
+
+    async def _charge(self, tenant: str, answer: RemoteAnswer[R]) -> None:
+        tokens = answer.prompt_tokens + answer.completion_tokens
+        try:
+            await self.budget_store.add(tenant, self._today(), tokens, answer.cost_usd)
+        except Exception:
+            log.exception("could not record spend for tenant %s", tenant)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
