@@ -1,0 +1,1 @@
+"""The emoji service: descriptions -> emoji candidates and Genmoji-style stickers."""

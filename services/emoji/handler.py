@@ -1,0 +1,183 @@
+"""The emoji service: a description -> ranked emoji and Genmoji-style stickers.
+
+safety rules ──refuse──▶ refused (no image)
+    ▼
+structure ("cat wearing sunglasses") + retrieval of the whole text and of each part
+    ▼
+router.route_image(task): local = compose stickers from emoji images;
+    best similarity under EMOJI_MATCH_THRESHOLD ──▶ no_local_match ──▶ images API
+    (consent, key, budget permitting), else the local answer flagged degraded
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from schemas.emoji import EmojiGenRequest, EmojiResult
+from schemas.envelope import Provenance, ResultStatus
+from services.emoji import safety
+from services.emoji.assets import AssetPaths
+from services.emoji.blobs import BlobStore
+from services.emoji.constants import LOCAL_MODEL_LABEL, SAFETY_MODEL_LABEL
+from services.emoji.glyphs import FontGlyphs, GlyphSource
+from services.emoji.loading import load_indexes, start_embedder
+from services.emoji.retrieval import Retriever
+from services.emoji.settings import EmojiSettings
+from services.emoji.stickers import StickerMaker, plan_sticker
+from services.emoji.structure import Relation, parse
+from services.emoji.task import EmojiTask
+from shared.config import CoreSettings
+from shared.errors import ConfigurationError
+from shared.messaging.handler import HandlerResult, ServiceContext
+from shared.routing import RoutedOutcome, Router, RoutingSettings
+from shared.routing.constants import LOCAL_TIER
+
+log = logging.getLogger(__name__)
+
+# Ranked per text: enough to skip emoji without an image and to find a face variant.
+_POOL = 10
+
+
+class EmojiHandler:
+    """Handles one `EmojiGenRequest`. Built by `lifespan`; `retriever` is public for the eval."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        maker: StickerMaker,
+        router: Router | None,
+        settings: EmojiSettings,
+        model: str,
+    ) -> None:
+        self.retriever = retriever
+        self.maker = maker
+        self.router = router
+        self.settings = settings
+        self.model = f"{LOCAL_MODEL_LABEL}:{model}"
+
+    async def __call__(self, request: EmojiGenRequest) -> HandlerResult[EmojiResult]:
+        started = time.perf_counter()
+        payload = request.payload
+        refusal = safety.check(payload.description)
+        if refusal is not None:
+            log.info("refused emoji request %s: %s", request.request_id, refusal.category)
+            return HandlerResult(
+                status=ResultStatus.REFUSED,
+                provenance=Provenance(
+                    tier=LOCAL_TIER,
+                    model=SAFETY_MODEL_LABEL,
+                    verified=True,
+                    latency_ms=_ms_since(started),
+                ),
+                result=EmojiResult(candidates=[], matched=False, refused_reason=refusal.reason),
+                input_text=payload.description,
+            )
+
+        composition = parse(payload.description, request.locale)
+        texts = [payload.description]
+        if composition.relation is not Relation.SINGLE:
+            texts += composition.parts
+        rankings = await self.retriever.rank(texts, request.locale, k=max(payload.count, _POOL))
+        best = rankings[0][0]
+        plan = None
+        if payload.sticker:
+            plan = plan_sticker(composition, rankings[0], rankings[1:], self.maker.glyphs)
+        task = EmojiTask(
+            request=request,
+            ranking=rankings[0],
+            plan=plan,
+            matched=best.cosine >= self.settings.match_threshold,
+            maker=self.maker,
+            model=self.model,
+            image_fallback=self.settings.image_fallback and self.router is not None,
+        )
+        outcome = await self._route(task)
+        return _handler_result(outcome, task, started)
+
+    async def _route(self, task: EmojiTask) -> RoutedOutcome[EmojiResult]:
+        if self.router is not None:
+            return await self.router.route_image(task)
+        # No router (fallback switched off): the local attempt is the answer.
+        attempt = await task.run_local()
+        return RoutedOutcome(result=attempt.result, tier=LOCAL_TIER, model=attempt.model)
+
+
+def _handler_result(
+    outcome: RoutedOutcome[EmojiResult], task: EmojiTask, started: float
+) -> HandlerResult[EmojiResult]:
+    result = outcome.result
+    degraded_reason = str(outcome.degraded_reason) if outcome.degraded_reason else None
+    if result is None:
+        status = ResultStatus.FAILED
+    elif outcome.degraded or (outcome.tier == LOCAL_TIER and not result.matched):
+        # Nothing similar enough and no generated image: the best guess, flagged.
+        status = ResultStatus.DEGRADED
+        degraded_reason = degraded_reason or "no_local_match"
+    else:
+        status = ResultStatus.OK
+    return HandlerResult(
+        status=status,
+        provenance=Provenance(
+            tier=outcome.tier or LOCAL_TIER,
+            model=outcome.model or task.model,
+            reasons=[str(r) for r in outcome.reasons],
+            verified=result is not None,
+            degraded_reason=degraded_reason,
+            latency_ms=_ms_since(started),
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            cost_usd=outcome.cost_usd,
+        ),
+        result=result,
+        error=None if result is not None else "no acceptable answer from any tier",
+        input_text=task.request.payload.description,
+    )
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _glyphs(paths: AssetPaths, settings: EmojiSettings) -> GlyphSource:
+    font = paths.font_file(settings.font_path)
+    if font is None:
+        raise ConfigurationError(
+            "no emoji font: run `python -m services.emoji.assets` or set EMOJI_FONT_PATH"
+        )
+    return FontGlyphs(font)
+
+
+@asynccontextmanager
+async def lifespan(ctx: ServiceContext) -> AsyncIterator[EmojiHandler]:
+    """Loads the embedder, the indexes and the font once; yields the handler.
+
+    `ctx.extras` may supply "emoji_settings" (EmojiSettings), "embedder" plus
+    "embedding_model" (a started embedder, left open), "router" (a Router, or None to
+    switch the fallback off) and "glyphs" (a GlyphSource) - for tests and the eval.
+    """
+    extras: dict[str, Any] = ctx.extras
+    settings: EmojiSettings = extras.get("emoji_settings") or EmojiSettings()
+    core: CoreSettings = ctx.core
+    paths = AssetPaths(settings.resolved_assets_dir(core))
+    async with AsyncExitStack() as stack:
+        if "embedder" in extras:
+            embedder, model = extras["embedder"], str(extras["embedding_model"])
+        else:
+            embedder, model = await start_embedder(settings, core, stack)
+        indexes = await load_indexes(paths, settings.locales, model, embedder)
+        retriever = Retriever(embedder, indexes, settings.lexical_boost)
+        glyphs: GlyphSource = extras.get("glyphs") or _glyphs(paths, settings)
+        router: Router | None
+        if "router" in extras:
+            router = extras["router"]
+        elif settings.image_fallback:
+            router = await stack.enter_async_context(Router(RoutingSettings()))
+        else:
+            router = None
+        maker = StickerMaker(glyphs, BlobStore(ctx.blob_dir))
+        log.info("emoji service ready: locales %s, model %s", ",".join(retriever.locales), model)
+        yield EmojiHandler(retriever, maker, router, settings, model)
