@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help install models jars assets up down logs status demo test test-reliability \
-        lint fmt migrate schemas eval bench bench-inference clean purge
+        lint fmt migrate schemas docs eval bench bench-inference clean purge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ fmt: $(INSTALLED) ## Format and auto-fix
 
 schemas: $(INSTALLED) ## Export JSON Schema + AsyncAPI for every contract
 	$(PY) -m schemas.export
+
+docs: $(INSTALLED) ## Regenerate the README's table of environment variables
+	$(PY) -m services.settings_doc
 
 eval: $(INSTALLED) models ## Quality harness on ../shared/eval (EVAL_DATA=path, EVAL_LIMIT=n)
 	$(PY) -m tests.eval $(if $(EVAL_DATA),--data $(EVAL_DATA)) $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT))

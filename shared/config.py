@@ -27,11 +27,19 @@ class CoreSettings(CairnBaseSettings):
     """Settings every process shares."""
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", alias="CAIRN_ENV"
+        "development",
+        alias="CAIRN_ENV",
+        description="Deployment environment: development, test or production.",
     )
-    state_dir: Path = Field(REPO_ROOT / ".cairn", alias="CAIRN_STATE_DIR")
-    log_level: str = Field("INFO", alias="CAIRN_LOG_LEVEL")
-    log_json: bool = Field(True, alias="CAIRN_LOG_JSON")
+    state_dir: Path = Field(
+        REPO_ROOT / ".cairn",
+        alias="CAIRN_STATE_DIR",
+        description="Local state: SQLite file, model cache, assets, blobs, stack logs.",
+    )
+    log_level: str = Field("INFO", alias="CAIRN_LOG_LEVEL", description="Root log level.")
+    log_json: bool = Field(
+        True, alias="CAIRN_LOG_JSON", description="One JSON object per log line."
+    )
 
     @property
     def model_cache_dir(self) -> Path:
@@ -41,20 +49,42 @@ class CoreSettings(CairnBaseSettings):
 class KafkaSettings(CairnBaseSettings):
     """Broker connection; SASL/TLS fields are what Amazon MSK needs."""
 
-    bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Comma-separated host:port."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
+        "PLAINTEXT",
+        alias="KAFKA_SECURITY_PROTOCOL",
+        description="SASL_SSL with SCRAM for Amazon MSK.",
     )
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, alias="KAFKA_SASL_MECHANISM"
+        None, alias="KAFKA_SASL_MECHANISM", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
     )
-    sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
-    sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
-    ssl_cafile: Path | None = Field(None, alias="KAFKA_SSL_CAFILE")
-    topic_partitions: int = Field(6, ge=1, alias="KAFKA_TOPIC_PARTITIONS")
-    topic_replication: int = Field(1, ge=1, alias="KAFKA_TOPIC_REPLICATION")
+    sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME", description="SASL user.")
+    sasl_password: SecretStr | None = Field(
+        None, alias="KAFKA_SASL_PASSWORD", description="SASL password (secret; never logged)."
+    )
+    ssl_cafile: Path | None = Field(
+        None, alias="KAFKA_SSL_CAFILE", description="CA bundle for TLS; system CAs when unset."
+    )
+    topic_partitions: int = Field(
+        6,
+        ge=1,
+        alias="KAFKA_TOPIC_PARTITIONS",
+        description="Partitions of topics created on start.",
+    )
+    topic_replication: int = Field(
+        1,
+        ge=1,
+        alias="KAFKA_TOPIC_REPLICATION",
+        description="Replication factor of created topics.",
+    )
     # Tansu (the no-Java broker) rejects InitProducerId, so idempotence is switchable.
-    idempotent_producer: bool = Field(True, alias="KAFKA_IDEMPOTENT_PRODUCER")
+    idempotent_producer: bool = Field(
+        True,
+        alias="KAFKA_IDEMPOTENT_PRODUCER",
+        description="Idempotent producer with acks=all (off for Tansu).",
+    )
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
@@ -71,10 +101,25 @@ class KafkaSettings(CairnBaseSettings):
 class DatabaseSettings(CairnBaseSettings):
     """Database; SQLite under the state dir unless DATABASE_URL names another."""
 
-    url: str | None = Field(None, alias="DATABASE_URL")
-    store_input_text: bool = Field(False, alias="CAIRN_STORE_INPUT_TEXT")
-    retention_days: int = Field(30, ge=1, alias="CAIRN_RETENTION_DAYS")
-    echo: bool = Field(False, alias="DATABASE_ECHO")
+    url: str | None = Field(
+        None,
+        alias="DATABASE_URL",
+        description="SQLAlchemy async URL; SQLite in the state dir when unset.",
+    )
+    store_input_text: bool = Field(
+        False,
+        alias="CAIRN_STORE_INPUT_TEXT",
+        description="Store request text; otherwise only its SHA-256.",
+    )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        alias="CAIRN_RETENTION_DAYS",
+        description="Age at which `make purge` deletes results.",
+    )
+    echo: bool = Field(
+        False, alias="DATABASE_ECHO", description="Log every SQL statement (debugging)."
+    )
 
     def resolved_url(self, core: CoreSettings) -> str:
         if self.url:

@@ -13,22 +13,86 @@ class RuntimeSettings(CairnBaseSettings):
     group_id: str | None = Field(
         None, alias="CAIRN_GROUP_ID", description="Defaults to cairn-<feature>."
     )
-    fetch_max_records: int = Field(256, ge=1, alias="CAIRN_FETCH_MAX_RECORDS")
-    fetch_timeout_ms: int = Field(200, ge=1, alias="CAIRN_FETCH_TIMEOUT_MS")
+    fetch_max_records: int = Field(
+        256, ge=1, alias="CAIRN_FETCH_MAX_RECORDS", description="Records per getmany() call."
+    )
+    fetch_timeout_ms: int = Field(
+        200,
+        ge=1,
+        alias="CAIRN_FETCH_TIMEOUT_MS",
+        description="How long one fetch waits for records.",
+    )
     # Backpressure: fetching pauses above the high mark and resumes below half of it.
-    max_in_flight: int = Field(64, ge=1, alias="CAIRN_MAX_IN_FLIGHT")
+    max_in_flight: int = Field(
+        64,
+        ge=1,
+        alias="CAIRN_MAX_IN_FLIGHT",
+        description="Events in flight before fetching pauses (resumes at half).",
+    )
     # "key": events with the same key are processed in order, different keys concurrently.
     # "partition": strictly one event at a time per partition.
-    ordering: Literal["key", "partition"] = Field("key", alias="CAIRN_ORDERING")
-    handler_timeout_s: float = Field(120.0, gt=0, alias="CAIRN_HANDLER_TIMEOUT_S")
-    max_attempts: int = Field(4, ge=1, alias="CAIRN_MAX_ATTEMPTS")
-    retry_initial_s: float = Field(0.2, gt=0, alias="CAIRN_RETRY_INITIAL_S")
-    retry_max_s: float = Field(10.0, gt=0, alias="CAIRN_RETRY_MAX_S")
-    commit_interval_s: float = Field(1.0, gt=0, alias="CAIRN_COMMIT_INTERVAL_S")
-    shutdown_grace_s: float = Field(20.0, gt=0, alias="CAIRN_SHUTDOWN_GRACE_S")
-    rebalance_drain_s: float = Field(10.0, gt=0, alias="CAIRN_REBALANCE_DRAIN_S")
-    session_timeout_ms: int = Field(15_000, ge=1000, alias="CAIRN_SESSION_TIMEOUT_MS")
-    health_host: str = Field("127.0.0.1", alias="CAIRN_HEALTH_HOST")
-    health_port: int = Field(0, ge=0, alias="CAIRN_HEALTH_PORT", description="0 = ephemeral")
-    dlq_topic: str = Field("cairn.dlq.v1", alias="CAIRN_DLQ_TOPIC")
-    create_topics: bool = Field(True, alias="CAIRN_CREATE_TOPICS")
+    ordering: Literal["key", "partition"] = Field(
+        "key",
+        alias="CAIRN_ORDERING",
+        description="key: in order per key, keys concurrent; partition: one at a time.",
+    )
+    handler_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        alias="CAIRN_HANDLER_TIMEOUT_S",
+        description="Timeout of one handler attempt (counts as retriable).",
+    )
+    max_attempts: int = Field(
+        4,
+        ge=1,
+        alias="CAIRN_MAX_ATTEMPTS",
+        description="Handler attempts for retriable errors before the DLQ.",
+    )
+    retry_initial_s: float = Field(
+        0.2,
+        gt=0,
+        alias="CAIRN_RETRY_INITIAL_S",
+        description="First backoff delay (exponential, full jitter).",
+    )
+    retry_max_s: float = Field(10.0, gt=0, alias="CAIRN_RETRY_MAX_S", description="Backoff cap.")
+    commit_interval_s: float = Field(
+        1.0,
+        gt=0,
+        alias="CAIRN_COMMIT_INTERVAL_S",
+        description="How often finished offsets are committed.",
+    )
+    shutdown_grace_s: float = Field(
+        20.0,
+        gt=0,
+        alias="CAIRN_SHUTDOWN_GRACE_S",
+        description="Bound on finishing in-flight work at SIGTERM.",
+    )
+    rebalance_drain_s: float = Field(
+        10.0,
+        gt=0,
+        alias="CAIRN_REBALANCE_DRAIN_S",
+        description="Bound on finishing revoked partitions' work.",
+    )
+    session_timeout_ms: int = Field(
+        15_000,
+        ge=1000,
+        alias="CAIRN_SESSION_TIMEOUT_MS",
+        description="Consumer group session timeout.",
+    )
+    health_host: str = Field(
+        "127.0.0.1",
+        alias="CAIRN_HEALTH_HOST",
+        description="Bind address of /healthz, /readyz, /metrics.",
+    )
+    health_port: int = Field(
+        0,
+        ge=0,
+        alias="CAIRN_HEALTH_PORT",
+        description="Port of the health endpoint; 0 = ephemeral.",
+    )
+    dlq_topic: str = Field(
+        "cairn.dlq.v1", alias="CAIRN_DLQ_TOPIC", description="Dead-letter topic."
+    )
+    create_topics: bool = Field(
+        True, alias="CAIRN_CREATE_TOPICS", description="Create missing topics on start."
+    )
