@@ -1,7 +1,8 @@
 """Apache Kafka in KRaft mode, run natively from the Maven Central jars (Java 17).
 
 One node is the local default; `KafkaCluster(n=3)` runs a three-broker quorum on one machine
-(separate ports and log dirs) to test replication and broker loss.
+(separate ports and log dirs) to test replication and broker loss. `scram_users` puts the client
+port behind SASL/SCRAM-SHA-512 (what Amazon MSK offers), to test authenticated clients.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 KAFKA_DIR = Path(__file__).resolve().parent.parent / "kafka"
 LIB_DIR = KAFKA_DIR / "lib"
 READY_TIMEOUT_S = 90.0
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 
 def free_port() -> int:
@@ -62,6 +64,9 @@ class BrokerNode:
     data_dir: Path
     extra_config: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    # With SCRAM, `port` (the one clients bootstrap from) needs SASL; brokers talk to each
+    # other on this unauthenticated loopback port, so no broker credentials are needed.
+    internal_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -77,11 +82,8 @@ class BrokerNode:
             "process.roles": "broker,controller",
             "node.id": str(self.node_id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            **self._listeners(),
             "log.dirs": str(self.data_dir / "logs"),
             "num.partitions": "6",
             "default.replication.factor": str(replication),
@@ -98,6 +100,32 @@ class BrokerNode:
         config.update(self.extra_config)
         return "".join(f"{k}={v}\n" for k, v in config.items())
 
+    def _listeners(self) -> dict[str, str]:
+        controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+        if self.internal_port is None:
+            return {
+                "listeners": f"PLAINTEXT://127.0.0.1:{self.port},{controller}",
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            }
+        client = f"SASL_PLAINTEXT://127.0.0.1:{self.port}"
+        internal = f"INTERNAL://127.0.0.1:{self.internal_port}"
+        return {
+            "listeners": f"{client},{internal},{controller}",
+            "advertised.listeners": f"{client},{internal}",
+            "inter.broker.listener.name": "INTERNAL",
+            "listener.security.protocol.map": (
+                "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+            ),
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            # The server side of SCRAM needs a login module but no credentials of its own:
+            # users live in the cluster metadata (added at format time).
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+        }
+
 
 class KafkaCluster:
     """`n` KRaft nodes, each broker and controller, on loopback ports."""
@@ -110,9 +138,11 @@ class KafkaCluster:
         ports: list[int] | None = None,
         heap_mb: int = 512,
         extra_config: dict[str, str] | None = None,
+        scram_users: dict[str, str] | None = None,
     ) -> None:
         self.base_dir = base_dir
         self.heap_mb = heap_mb
+        self.scram_users = dict(scram_users or {})
         ports = ports or [free_port() for _ in range(nodes)]
         self.nodes = [
             BrokerNode(
@@ -121,6 +151,7 @@ class KafkaCluster:
                 controller_port=free_port(),
                 data_dir=base_dir / f"node{i + 1}",
                 extra_config=dict(extra_config or {}),
+                internal_port=free_port() if self.scram_users else None,
             )
             for i in range(nodes)
         ]
@@ -162,8 +193,17 @@ class KafkaCluster:
             props.write_text(node.properties(self.voters, replication))
             if (node.data_dir / "logs" / "meta.properties").exists():
                 continue
+            # KRaft stores SCRAM credentials in the cluster metadata; formatting is the one
+            # moment they can be added without a running broker.
+            scram = [
+                arg
+                for name, password in self.scram_users.items()
+                for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+            ]
             subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+                self._java(
+                    "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram
+                ),
                 check=True,
                 capture_output=True,
             )

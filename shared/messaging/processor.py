@@ -107,7 +107,14 @@ class EventProcessor:
             )
             output = result_document(self._spec, request, result)
         except HandlerGaveUp as gave_up:
-            log.error("handler gave up: %s", gave_up)
+            # The type only at ERROR: a handler's (or its library's) message may quote the
+            # input. The full message travels in the DLQ headers and at DEBUG.
+            log.error(
+                "handler gave up after %d attempt(s): %s",
+                gave_up.attempts,
+                type(gave_up.cause).__name__,
+            )
+            log.debug("handler gave up: %s", gave_up)
             await self._dead_letter(record, gave_up.cause, attempts=gave_up.attempts)
             return "dlq"
         except PermanentError as exc:

@@ -15,14 +15,18 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Engine with the settings each backend needs to survive concurrent writers and restarts."""
+    """Engine with the settings each backend needs to survive concurrent writers and restarts.
+
+    `hide_parameters`: a failed statement's error text otherwise carries its bound values
+    (result text, input text) into exception messages and from there into logs.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -36,7 +40,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         return engine
     # pool_pre_ping replaces connections that died while the database was away.
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_async_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+    )
 
 
 def redacted(url: str) -> str:

@@ -1,0 +1,1 @@
+"""Fault scenarios (`make test-reliability`): marked slow, excluded from `make test`."""
