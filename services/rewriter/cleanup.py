@@ -1,0 +1,44 @@
+"""Turn a raw model answer into the output text: strip wrappers models add around answers.
+
+Only wrappers are removed (code fences, our own delimiters, a leading "Here is ...:" line,
+quotes the input did not have); the content itself is never edited here, so the guards
+judge what the model really wrote.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.rewrite import WritingOperation
+from services.rewriter import shapes
+from services.rewriter.prompts import CLOSE_TAG, OPEN_TAG
+
+_FENCE = re.compile(r"^```[\w-]*\n(.*?)\n?```$", re.DOTALL)
+_PREAMBLE = re.compile(
+    r"^(?:sure[,!.]?\s*)?(?:here(?:'s| is| are)\b[^\n]*|(?:corrected|proofread|rewritten|"
+    r"revised|summary|summarised|summarized)(?: text| version)?)\s*:\s*\n?",
+    re.IGNORECASE,
+)
+_QUOTES = (('"', '"'), ("“", "”"), ("'", "'"))
+
+
+def clean(raw: str, source: str, operation: WritingOperation) -> str:
+    """The answer without wrappers; proofreads keep the input's outer whitespace."""
+    text = raw.strip()
+    text = text.replace(OPEN_TAG, "").replace(CLOSE_TAG, "").strip()
+    fenced = _FENCE.match(text)
+    if fenced and not source.lstrip().startswith("```"):
+        text = fenced.group(1).strip()
+    text = _PREAMBLE.sub("", text, count=1).strip()
+    for left, right in _QUOTES:
+        quoted = len(text) >= 2 and text.startswith(left) and text.endswith(right)
+        if quoted and not source.strip().startswith(left):
+            text = text[len(left) : -len(right)].strip()
+    if operation in (WritingOperation.LIST, WritingOperation.KEY_POINTS):
+        text = shapes.normalise_bullets(text)
+    if operation is WritingOperation.PROOFREAD:
+        # Leading/trailing whitespace is not a proofreading edit; keep the user's.
+        lead = source[: len(source) - len(source.lstrip())]
+        trail = source[len(source.rstrip()) :]
+        text = f"{lead}{text}{trail}"
+    return text

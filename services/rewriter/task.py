@@ -1,0 +1,228 @@
+"""One writing request as a routed task: local drafts, the remote prompt and the verifier.
+
+The router decides where the answer comes from; this class only knows how to ask the local
+model, what to send a fallback model, and how to judge any answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.envelope import RequestEnvelope
+from schemas.rewrite import WritingOperation, WritingRequest
+from schemas.topics import Feature
+from services.rewriter import cleanup, guards, policy, prompts
+from services.rewriter.lints import LintChecker
+from services.rewriter.settings import RewriterSettings
+from shared.inference.types import ChatMessage, Generation, GenerationParams
+from shared.routing.reasons import EscalationReason
+from shared.routing.task import LocalAttempt
+
+log = logging.getLogger(__name__)
+
+
+class Generator(Protocol):
+    """The part of the local generator the rewriter uses."""
+
+    @property
+    def max_prompt_tokens(self) -> int: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        timeout_s: float | None = None,
+    ) -> Generation: ...
+
+
+class Draft(BaseModel):
+    """An answer from any tier, before proofreading edits are computed from it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+
+
+class WritingTask:
+    """A `RoutedTask[Draft]` for one writing request."""
+
+    feature = str(Feature.REWRITE)
+    response_model = Draft
+
+    def __init__(
+        self,
+        request: RequestEnvelope[WritingRequest],
+        generator: Generator,
+        checker: LintChecker,
+        settings: RewriterSettings,
+    ) -> None:
+        self._request = request
+        self._generator = generator
+        self._checker = checker
+        self._settings = settings
+        self.payload = request.payload
+
+    @property
+    def request_id(self) -> str:
+        return self._request.request_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self._request.tenant_id
+
+    @property
+    def consent_external(self) -> bool:
+        return self._request.consent_external
+
+    @property
+    def quality_hint(self) -> str | None:
+        return str(self._request.quality_hint)
+
+    @property
+    def locale(self) -> str:
+        return self._request.locale
+
+    def pre_reasons(self) -> Sequence[EscalationReason]:
+        """Free-form instructions and texts beyond the local buckets go to the fallback tier.
+
+        Language and quality-hint reasons are the router's own (CAIRN_LOCAL_LANGUAGES,
+        CAIRN_ESCALATE_QUALITY_HINTS).
+        """
+        reasons: list[EscalationReason] = []
+        if self.payload.operation is WritingOperation.INSTRUCTION:
+            reasons.append(EscalationReason.FREEFORM_INSTRUCTION)
+        if self._too_long():
+            reasons.append(EscalationReason.TOO_LONG)
+        return reasons
+
+    async def run_local(self) -> LocalAttempt[Draft]:
+        """Draft with the local model; a rejected draft is retried once with the reason.
+
+        The router verifies the returned draft again; checking here as well is what lets a
+        second local draft happen before the request leaves the deployment.
+        """
+        if self._too_long():
+            # The generator would refuse the prompt; say why instead of failing, so the
+            # router escalates (or the handler serves its safe fallback).
+            return LocalAttempt(
+                result=None,
+                model="none",
+                escalate=EscalationReason.TOO_LONG,
+                detail="text too long for the local model",
+            )
+        problem: str | None = None
+        totals = _Totals()
+        draft = Draft(text="")
+        generation: Generation | None = None
+        for attempt in range(self._settings.local_attempts):
+            params = GenerationParams(
+                max_new_tokens=self._new_token_budget(),
+                temperature=0.0 if attempt == 0 else policy.RETRY_TEMPERATURE,
+                seed=attempt if attempt else None,
+            )
+            messages = self._local_messages(problem)
+            if attempt and self._generator.count_tokens(messages) > self._max_prompt_tokens:
+                break  # the retry note would not fit; escalate with the first verdict
+            generation = await self._generator.generate(
+                messages, params, timeout_s=self._settings.local_timeout_s
+            )
+            totals.add(generation)
+            draft = Draft(text=cleanup.clean(generation.text, self.payload.text, self._op))
+            problem = await self.verify(draft)
+            if problem is None:
+                break
+            log.info(
+                "request %s: local draft %d rejected: %s", self.request_id, attempt + 1, problem
+            )
+        assert generation is not None  # local_attempts >= 1
+        return LocalAttempt(
+            result=draft,
+            model=generation.model,
+            confidence=generation.mean_logprob,
+            prompt_tokens=totals.prompt_tokens,
+            completion_tokens=totals.completion_tokens,
+            queue_ms=totals.queue_ms,
+            compute_ms=totals.compute_ms,
+            detail=problem,
+        )
+
+    def remote_prompt(self) -> list[dict[str, str]]:
+        """The same delimited prompt the local model gets."""
+        return prompts.messages(self.payload)
+
+    async def verify(self, result: Draft) -> str | None:
+        """None when the draft is a faithful result of the operation, else the reason."""
+        # Harper linting is ~40 ms on an email and releases the GIL: keep it off the loop.
+        return await asyncio.to_thread(
+            guards.verify,
+            self._op,
+            self.payload.tone,
+            self.payload.text,
+            result.text,
+            self._checker.spelling_errors,
+        )
+
+    @property
+    def _op(self) -> WritingOperation:
+        return self.payload.operation
+
+    def _local_messages(self, rejected_because: str | None) -> list[ChatMessage]:
+        system = prompts.system_prompt(self.payload)
+        if rejected_because is not None:
+            system += (
+                f"\n\nA previous answer was rejected ({rejected_because}). "
+                "Do exactly the task above and nothing else."
+            )
+        return [
+            ChatMessage(role="system", content=system),
+            ChatMessage(role="user", content=prompts.user_prompt(self.payload.text)),
+        ]
+
+    def _text_tokens(self) -> int:
+        # The difference cancels the chat template's own tokens (Qwen adds a system turn).
+        def count(text: str) -> int:
+            return self._generator.count_tokens([ChatMessage(role="user", content=text)])
+
+        return max(count(self.payload.text) - count(""), 1)
+
+    def _new_token_budget(self) -> int:
+        wanted = _wanted_new_tokens(self._op, self._text_tokens())
+        return min(wanted, self._settings.max_new_tokens)
+
+    def _too_long(self) -> bool:
+        prompt_tokens = self._generator.count_tokens(self._local_messages(None))
+        wanted = _wanted_new_tokens(self._op, self._text_tokens())
+        return prompt_tokens > self._max_prompt_tokens or wanted > self._settings.max_new_tokens
+
+    @property
+    def _max_prompt_tokens(self) -> int:
+        return self._generator.max_prompt_tokens
+
+
+def _wanted_new_tokens(operation: WritingOperation, text_tokens: int) -> int:
+    per_token = policy.NEW_TOKENS_PER_INPUT_TOKEN[operation]
+    return max(policy.MIN_NEW_TOKENS, round(text_tokens * per_token) + 16)
+
+
+class _Totals:
+    """Token and time totals over the local drafts of one request."""
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.queue_ms = 0.0
+        self.compute_ms = 0.0
+
+    def add(self, generation: Generation) -> None:
+        self.prompt_tokens += generation.prompt_tokens
+        self.completion_tokens += generation.completion_tokens
+        self.queue_ms += generation.queue_ms
+        self.compute_ms += generation.compute_ms
