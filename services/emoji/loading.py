@@ -21,7 +21,7 @@ async def start_embedder(
     settings: EmojiSettings, core: CoreSettings, stack: AsyncExitStack
 ) -> tuple[Embedder, str]:
     """The inference runtime's embedder (closed with `stack`) and its model name."""
-    from shared.inference import LocalEmbedder
+    from shared.inference.runtime import LocalEmbedder
     from shared.inference.settings import InferenceSettings
 
     inference = InferenceSettings()
