@@ -11,7 +11,6 @@ PIP := $(VENV)/bin/pip
 STATE := .cairn
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
-MODELS_READY := $(STATE)/models/.provisioned
 PYTEST_ARGS ?=
 
 export PYTHONUNBUFFERED := 1
@@ -40,7 +39,7 @@ jars: $(INSTALLED) $(KAFKA_JARS) ## Resolve the Apache Kafka broker jars (Maven 
 
 models: $(INSTALLED) ## Provision model weights and emoji assets into .cairn (once)
 	$(PY) -m shared.inference.provision --all
-	@if [ -f services/emoji/assets.py ]; then $(PY) -m services.emoji.assets; fi
+	$(PY) -m services.emoji.assets
 
 migrate: $(INSTALLED) ## Apply database migrations (DATABASE_URL, default SQLite in .cairn)
 	$(PY) -m shared.persistence.migrate upgrade
