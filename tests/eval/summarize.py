@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--show", type=int, default=3, help="print this many examples")
+    parser.add_argument("--dump", type=Path, help="write every summary here (JSON lines)")
     args = parser.parse_args(argv)
 
     items = load(args.data / "dialogsum" / "dialogsum.dev.jsonl", args.limit, args.max_chars)
@@ -155,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_ok = statistics.fmean(faithful(i, b) for i, b in zip(items, base, strict=True))
     stats = handler.stats
 
+    if args.dump:
+        with args.dump.open("w", encoding="utf-8") as f:
+            for item, summary, first in zip(items, summaries, base, strict=True):
+                record = {"fname": item.fname, "summary": summary, "baseline": first}
+                f.write(json.dumps(record | {"reference": item.reference}) + "\n")
     for item, summary in list(zip(items, summaries, strict=True))[: args.show]:
         print(f"[{item.fname}] reference: {item.reference}\n  summary:   {summary}\n")
     print(f"items: {len(items)} (cap {args.max_chars} chars), {elapsed:.0f} s wall")

@@ -1,0 +1,1 @@
+"""Notification-stack summaries: ranked, length-capped and grounded in their sources."""

@@ -1,0 +1,66 @@
+"""Updating a stored summary when new notifications join a stack already summarised."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from schemas.summarize import Notification, NotificationSummary
+from schemas.topics import Feature
+from services.summarizer.grounding import Sources, check
+from shared.messaging.handler import StateReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """A stored summary that covers the oldest notifications of the stack, and what is new."""
+
+    summary: str
+    extractive: bool
+    covered_ids: tuple[str, ...]
+    new: tuple[Notification, ...]
+
+
+async def find_previous(
+    state: StateReader | None,
+    stack_id: str,
+    notifications: Sequence[Notification],
+    sources: Sources,
+) -> Previous | None:
+    """The stored summary of this stack if it can be extended; None to start over.
+
+    It can when it covers a prefix of the time-ordered ids (nothing was removed or reordered),
+    and its text is still grounded in today's notifications (an app may edit one).
+    """
+    if state is None:
+        return None
+    stored = await state.latest_output(Feature.SUMMARIZE, stack_id)
+    if stored is None:
+        return None
+    try:
+        previous = NotificationSummary.model_validate(stored)
+    except ValidationError as exc:
+        log.warning("stored summary of stack %s is unreadable, starting over: %s", stack_id, exc)
+        return None
+    ids = [n.id for n in notifications]
+    covered = list(previous.covered_ids)
+    if previous.skipped_reason or not previous.summary or not covered:
+        return None
+    if ids[: len(covered)] != covered:
+        log.info("stack %s changed under its stored summary, starting over", stack_id)
+        return None
+    report = check(previous.summary, sources)
+    if not report.ok:
+        log.info("stored summary of stack %s no longer grounded (%s)", stack_id, report.describe())
+        return None
+    return Previous(
+        summary=previous.summary,
+        extractive=previous.extractive,
+        covered_ids=tuple(covered),
+        new=tuple(notifications[len(covered) :]),
+    )

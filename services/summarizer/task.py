@@ -1,0 +1,186 @@
+"""One notification stack as a routed task: local draft, remote prompt and the guard.
+
+The router decides where the summary comes from; this class knows how to ask the local model,
+what to send a fallback model, and how to judge any answer (`verify`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from schemas.envelope import RequestEnvelope
+from schemas.summarize import Notification, NotificationStack
+from schemas.topics import Feature
+from services.summarizer import prompts
+from services.summarizer.draft import SummaryDraft, tidy
+from services.summarizer.grounding import Sources, check
+from services.summarizer.settings import SummarizerSettings
+from shared.inference.types import ChatMessage, Generation, GenerationParams
+from shared.routing.reasons import EscalationReason
+from shared.routing.task import LocalAttempt
+
+log = logging.getLogger(__name__)
+
+# One sentence is one line: a newline means the model has moved on to something else.
+_STOP = ("\n",)
+
+
+class Generator(Protocol):
+    """The part of the local generator the summarizer uses."""
+
+    @property
+    def max_prompt_tokens(self) -> int: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams = ...,
+        *,
+        timeout_s: float | None = None,
+    ) -> Generation: ...
+
+
+@dataclass
+class LocalStats:
+    """What the local tier did for one request (read by the handler's statistics)."""
+
+    drafts: int = 0
+    rejected: int = 0
+
+
+class SummaryTask:
+    """A `RoutedTask[SummaryDraft]` for one stack (or for what is new since its last summary)."""
+
+    response_model = SummaryDraft
+    feature = str(Feature.SUMMARIZE)
+
+    def __init__(
+        self,
+        request: RequestEnvelope[NotificationStack],
+        notifications: Sequence[Notification],
+        sources: Sources,
+        generator: Generator,
+        settings: SummarizerSettings,
+        previous: str | None = None,
+    ) -> None:
+        """`notifications` are those to summarise (all, or the new ones after `previous`);
+        `sources` are the facts of the whole stack, which every answer is checked against."""
+        self._request = request
+        self._notifications = list(notifications)
+        self._sources = sources
+        self._generator = generator
+        self._settings = settings
+        self._previous = previous
+        self.max_chars = request.payload.max_summary_chars
+        self.stats = LocalStats()
+        self._prompt_too_long: bool | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self._request.request_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self._request.tenant_id
+
+    @property
+    def consent_external(self) -> bool:
+        return self._request.consent_external
+
+    @property
+    def quality_hint(self) -> str | None:
+        return str(self._request.quality_hint)
+
+    @property
+    def locale(self) -> str:
+        return self._request.locale
+
+    def pre_reasons(self) -> Sequence[EscalationReason]:
+        """TOO_LONG when the prompt exceeds the local buckets. Language and quality-hint
+        reasons are the router's own (CAIRN_LOCAL_LANGUAGES, CAIRN_ESCALATE_QUALITY_HINTS)."""
+        return [EscalationReason.TOO_LONG] if self._too_long() else []
+
+    def _too_long(self) -> bool:
+        if self._prompt_too_long is None:
+            tokens = self._generator.count_tokens(self._messages())
+            self._prompt_too_long = tokens > self._generator.max_prompt_tokens
+        return self._prompt_too_long
+
+    async def run_local(self) -> LocalAttempt[SummaryDraft]:
+        """Draft with the local model; a draft that fails the guard is retried once, with a
+        stricter prompt naming what was invented.
+
+        The router verifies the returned draft again; checking here as well is what lets the
+        second local draft happen before the request leaves the deployment.
+        """
+        if self._too_long():
+            # The router runs local even for a too-long prompt when no fallback is usable;
+            # there is nothing to run, and the handler's extractive summary takes over.
+            return LocalAttempt(
+                result=None,
+                model=self._settings.model or "local",
+                escalate=EscalationReason.TOO_LONG,
+                detail="prompt longer than the local model accepts",
+            )
+        problem: str | None = None
+        prompt_tokens = completion_tokens = 0
+        queue_ms = compute_ms = 0.0
+        attempts = 2 if self._settings.regenerate else 1
+        draft = SummaryDraft(summary="")
+        generation: Generation | None = None
+        for attempt in range(attempts):
+            generation = await self._generator.generate(
+                self._messages(problem),
+                GenerationParams(max_new_tokens=self._settings.max_new_tokens, stop=_STOP),
+                timeout_s=self._settings.local_timeout_s,
+            )
+            self.stats.drafts += 1
+            prompt_tokens += generation.prompt_tokens
+            completion_tokens += generation.completion_tokens
+            queue_ms += generation.queue_ms
+            compute_ms += generation.compute_ms
+            draft = SummaryDraft(summary=tidy(generation.text, self.max_chars))
+            problem = await self.verify(draft)
+            if problem is None:
+                break
+            self.stats.rejected += 1
+            log.info(
+                "request %s: local draft %d rejected: %s", self.request_id, attempt + 1, problem
+            )
+        assert generation is not None  # at least one attempt
+        return LocalAttempt(
+            result=draft,
+            model=generation.model,
+            confidence=generation.mean_logprob,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            queue_ms=queue_ms,
+            compute_ms=compute_ms,
+            detail=problem,
+        )
+
+    def remote_prompt(self) -> list[dict[str, str]]:
+        """Instructions plus the stack (the router redacts contact details before sending)."""
+        return prompts.remote_messages(self._notifications, self.max_chars, self._previous)
+
+    async def verify(self, result: SummaryDraft) -> str | None:
+        """None when the summary fits the cap and every entity in it is grounded."""
+        return verify_summary(result.summary, self._sources, self.max_chars)
+
+    def _messages(self, rejected: str | None = None) -> list[ChatMessage]:
+        return prompts.local_messages(self._notifications, self.max_chars, self._previous, rejected)
+
+
+def verify_summary(summary: str, sources: Sources, max_chars: int) -> str | None:
+    """The faithfulness guard plus the length cap; None means publishable."""
+    if not summary.strip():
+        return "empty summary"
+    if len(summary) > max_chars:
+        return f"summary has {len(summary)} characters, cap is {max_chars}"
+    report = check(summary, sources)
+    return None if report.ok else f"not in the notifications: {report.describe()}"

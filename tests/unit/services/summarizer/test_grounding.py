@@ -1,0 +1,144 @@
+"""The faithfulness guard: invented entities are caught, grounded paraphrases pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.summarizer.entities import EntityKind, extract
+from services.summarizer.grounding import Sources, check
+
+SOURCES = [
+    "Alice Moreau",
+    "Dinner moved to 7:30 PM on Friday, March 14. Table at Chez Nous for 4.",
+    "Bob Stone",
+    "I paid $45.50 for the tickets, send me 20 dollars by tomorrow. Details: https://tix.example.com/o/88",
+    "Mail me at bob.stone@example.org if plans change.",
+]
+
+
+@pytest.fixture(scope="module")
+def sources() -> Sources:
+    return Sources.of(SOURCES, counts=(2, 2))
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "Alice moved dinner to 7:30pm Friday at Chez Nous; Bob paid $45.50 for the tickets.",
+        "Bob wants $20 by tomorrow; dinner is on March 14 at 19:30.",
+        "Alice Moreau: dinner Friday 14 March, 7.30 p.m., table for four.",
+        "Bob asks for USD 20 tomorrow and paid 45.50 dollars; details at tix.example.com/o/88.",
+        "Dinner moved to Friday. Bob will take an email at bob.stone@example.org.",
+        "2 messages: Alice's dinner plan and Bob's ticket money.",
+        "Plans for March: dinner Friday.",
+    ],
+)
+def test_paraphrases_with_grounded_entities_pass(sources: Sources, summary: str) -> None:
+    report = check(summary, sources)
+    assert report.ok, report.describe()
+    assert report.entities  # the summaries do mention entities; they are all grounded
+
+
+@pytest.mark.parametrize(
+    ("summary", "kind", "text"),
+    [
+        ("Carol moved dinner to Friday.", EntityKind.NAME, "Carol"),
+        ("Dinner with Alice and Dr. Grant on Friday.", EntityKind.NAME, "Grant"),
+        ("The BBC reports that Alice moved dinner.", EntityKind.NAME, "BBC"),
+        ("Dinner moved to 8:30 PM on Friday.", EntityKind.TIME, "8:30 PM"),
+        ("Dinner moved to 7:30 AM on Friday.", EntityKind.TIME, "7:30 AM"),
+        ("Dinner moved to Saturday.", EntityKind.DATE, "Saturday"),
+        ("Dinner moved to March 15.", EntityKind.DATE, "March 15"),
+        ("Bob wants $25 by tomorrow.", EntityKind.AMOUNT, "$25"),
+        ("Bob wants 20 euros by tomorrow.", EntityKind.AMOUNT, "20 euros"),
+        ("Table for 6 at Chez Nous.", EntityKind.NUMBER, "6"),
+        ("Table for five at Chez Nous.", EntityKind.NUMBER, "five"),
+        ("Bob wants $20 by today.", EntityKind.DATE, "today"),
+        (
+            "Details at https://tix.example.com/o/89",
+            EntityKind.LINK,
+            "https://tix.example.com/o/89",
+        ),
+        ("Write to bob@example.org.", EntityKind.LINK, "bob@example.org."),
+    ],
+)
+def test_invented_entities_are_rejected(
+    sources: Sources, summary: str, kind: EntityKind, text: str
+) -> None:
+    report = check(summary, sources)
+    assert not report.ok
+    assert [(e.kind, e.text.rstrip(".")) for e in report.ungrounded] == [(kind, text.rstrip("."))]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("3pm", "3:00 PM"),
+        ("3pm", "15:00"),
+        ("3 p.m.", "3 o'clock"),
+        ("noon", "12:00"),
+        ("$20", "20 dollars"),
+        ("$20", "$20.00"),
+        ("USD 1,200", "$1200"),
+        ("$1.2k", "1,200 dollars"),
+        ("50 cents", "$0.50"),
+        ("£5", "5 pounds"),
+        ("March 5th", "5 March"),
+        ("Mar. 5", "2025-03-05"),
+        ("3/5", "March 5"),
+        ("Fri", "Friday"),
+        ("tonight", "today"),
+        ("#Person1#", "Person1"),
+        ("two", "2"),
+    ],
+)
+def test_equal_facts_written_differently_normalise_alike(a: str, b: str) -> None:
+    (ea,) = extract(a)
+    (eb,) = extract(b)
+    assert ea.kind == eb.kind
+    assert ea.keys & eb.keys
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("3pm", "3am"), ("$20", "€20"), ("$20", "$200"), ("March 5", "March 6"), ("Mon", "Tue")],
+)
+def test_different_facts_stay_different(a: str, b: str) -> None:
+    (ea,) = extract(a)
+    (eb,) = extract(b)
+    assert not ea.keys & eb.keys
+
+
+def test_amount_is_one_entity_not_also_a_number() -> None:
+    assert [e.kind for e in extract("Pay $20 now")] == [EntityKind.AMOUNT]
+
+
+def test_counts_of_the_stack_are_grounded_but_other_counts_are_not() -> None:
+    sources = Sources.of(["Missed call", "Missed call", "Missed call"], counts=(3, 1))
+    assert check("3 missed calls", sources).ok
+    assert check("Three missed calls", sources).ok
+    assert not check("4 missed calls", sources).ok
+
+
+def test_speaker_tags_are_checked_as_speakers_not_numbers() -> None:
+    sources = Sources.of(["#Person1#", "Hi, I need a room for 2 nights.", "#Person2#", "Sure."])
+    assert check("#Person1# books a room for 2 nights with #Person2#.", sources).ok
+    report = check("#Person3# books a room.", sources)
+    assert [e.kind for e in report.ungrounded] == [EntityKind.SPEAKER]
+
+
+def test_sentence_initial_common_words_are_not_names_but_unknown_ones_are() -> None:
+    sources = Sources.of(["Bob: the parcel is here"])
+    assert check("Reminder: Bob says the parcel is here.", sources).ok
+    assert not check("Fedex says the parcel is here.", sources).ok
+
+
+def test_multi_word_names_must_appear_as_a_phrase() -> None:
+    sources = Sources.of(["New plan: meet Alice at the York office", "Times change"])
+    assert check("Meet Alice at the York office.", sources).ok
+    assert not check("The New York Times reports on Alice.", sources).ok
+
+
+def test_possessives_and_typographic_apostrophes_match() -> None:
+    sources = Sources.of(["Luigi's is booked for Dana"])
+    assert check("Dana’s table at Luigi’s.", sources).ok
