@@ -16,6 +16,7 @@ from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
 from shared.messaging.retry import backoff_delay
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.metrics import RETRIES
+from shared.persistence.repository import NewResult, sha256_text
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +80,39 @@ def result_document(
             f"{describe_validation_error(exc)}"
         ) from exc
     return envelope.model_dump(mode="json")
+
+
+def stored_result(
+    spec: ServiceSpec[Any, Any],
+    request: RequestEnvelope[Any],
+    result: HandlerResult[Any],
+    output: dict[str, Any],
+    *,
+    store_input_text: bool,
+) -> NewResult:
+    """The database row of a result: the audit fields, the envelope, the input as a hash."""
+    p = result.provenance
+    text = result.input_text
+    if text is None:
+        text = request.payload.model_dump_json()
+    return NewResult(
+        request_id=request.request_id,
+        feature=spec.feature,
+        tenant_id=request.tenant_id,
+        user_id=request.user_id,
+        status=result.status.value,
+        tier=p.tier,
+        model=p.model,
+        reasons=list(p.reasons),
+        verified=p.verified,
+        degraded_reason=p.degraded_reason,
+        latency_ms=p.latency_ms,
+        prompt_tokens=p.prompt_tokens,
+        completion_tokens=p.completion_tokens,
+        cost_usd=p.cost_usd,
+        input_sha256=sha256_text(text),
+        input_text=text if store_input_text else None,
+        output=output,
+        occurred_at=request.occurred_at,
+        subject_key=result.subject_key,
+    )

@@ -18,14 +18,19 @@ from schemas.envelope import RequestEnvelope
 from shared.errors import InvalidEventError, PermanentError, is_retriable
 from shared.messaging.codec import decode, encode
 from shared.messaging.dlq import dead_letter_headers
-from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
-from shared.messaging.handling import HandlerGaveUp, handle_with_retries, result_document
+from shared.messaging.handler import Handler, ServiceSpec
+from shared.messaging.handling import (
+    HandlerGaveUp,
+    handle_with_retries,
+    result_document,
+    stored_result,
+)
 from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import request_id_var
 from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
-from shared.persistence.repository import NewResult, SaveOutcome, sha256_text
+from shared.persistence.repository import NewResult, SaveOutcome
 
 log = logging.getLogger(__name__)
 
@@ -122,42 +127,13 @@ class EventProcessor:
             await self._dead_letter(record, exc, attempts=1)
             return "dlq"
 
-        new = self._new_result(request, result, output)
+        new = stored_result(
+            self._spec, request, result, output, store_input_text=self._store_input_text
+        )
         saved = await self._infra(lambda: self._store.save(new), "db-write")
         await self._publish(record, saved.output)
         RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
         return "ok" if saved.inserted else "duplicate"
-
-    def _new_result(
-        self, request: RequestEnvelope[Any], result: HandlerResult[Any], output: dict[str, Any]
-    ) -> NewResult:
-        p = result.provenance
-        text = (
-            result.input_text
-            if result.input_text is not None
-            else request.payload.model_dump_json()
-        )
-        return NewResult(
-            request_id=request.request_id,
-            feature=self._spec.feature,
-            tenant_id=request.tenant_id,
-            user_id=request.user_id,
-            status=result.status.value,
-            tier=p.tier,
-            model=p.model,
-            reasons=list(p.reasons),
-            verified=p.verified,
-            degraded_reason=p.degraded_reason,
-            latency_ms=p.latency_ms,
-            prompt_tokens=p.prompt_tokens,
-            completion_tokens=p.completion_tokens,
-            cost_usd=p.cost_usd,
-            input_sha256=sha256_text(text),
-            input_text=text if self._store_input_text else None,
-            output=output,
-            occurred_at=request.occurred_at,
-            subject_key=result.subject_key,
-        )
 
     async def _publish(self, record: ConsumerRecord[bytes, bytes], output: dict[str, Any]) -> None:
         parent = header(record.headers, TRACEPARENT)

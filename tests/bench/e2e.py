@@ -35,11 +35,11 @@ from shared.config import REPO_ROOT, CoreSettings, DatabaseSettings, KafkaSettin
 from shared.messaging.app import ServiceRuntime
 from shared.messaging.codec import decode, encode
 from shared.messaging.handler import Handler, ServiceContext
-from shared.messaging.handling import result_document
+from shared.messaging.handling import result_document, stored_result
 from shared.messaging.settings import RuntimeSettings
 from shared.persistence.engine import create_engine
 from shared.persistence.migrate import upgrade
-from shared.persistence.repository import NewResult, ResultRepository, sha256_text
+from shared.persistence.repository import ResultRepository
 
 log = logging.getLogger("bench.e2e")
 OUT_DIR = REPO_ROOT / "docs" / "bench"
@@ -193,28 +193,7 @@ async def naive(
             request = decode(record.value, SPEC.request_model)
             result = await handler(request)
             doc = result_document(SPEC, request, result)
-            p = result.provenance
-            await repo.save(
-                NewResult(
-                    request_id=request.request_id,
-                    feature=SPEC.feature,
-                    tenant_id=request.tenant_id,
-                    user_id=request.user_id,
-                    status=result.status.value,
-                    tier=p.tier,
-                    model=p.model,
-                    reasons=list(p.reasons),
-                    verified=p.verified,
-                    degraded_reason=p.degraded_reason,
-                    latency_ms=p.latency_ms,
-                    prompt_tokens=p.prompt_tokens,
-                    completion_tokens=p.completion_tokens,
-                    cost_usd=p.cost_usd,
-                    input_sha256=sha256_text(request.payload.text),
-                    output=doc,
-                    occurred_at=request.occurred_at,
-                )
-            )
+            await repo.save(stored_result(SPEC, request, result, doc, store_input_text=False))
             await producer.send_and_wait(f"{topic}.results", encode(doc), key=record.key)
             tp = TopicPartition(record.topic, record.partition)
             await consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})
