@@ -33,8 +33,9 @@ from services.emoji.task import EmojiTask
 from shared.config import CoreSettings
 from shared.errors import ConfigurationError
 from shared.messaging.handler import HandlerResult, ServiceContext
-from shared.routing import RoutedOutcome, Router, RoutingSettings
+from shared.routing import RoutedOutcome, Router
 from shared.routing.constants import LOCAL_TIER
+from shared.routing.router import start_router
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[EmojiHandler]:
         if "router" in extras:
             router = extras["router"]
         elif settings.image_fallback:
-            router = await stack.enter_async_context(Router(RoutingSettings()))
+            router = await start_router(stack, budget_store=ctx.budget_store)
         else:
             router = None
         maker = StickerMaker(glyphs, BlobStore(ctx.blob_dir))

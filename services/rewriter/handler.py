@@ -26,8 +26,7 @@ from services.rewriter.task import Draft, Generator, WritingTask
 from shared.messaging.handler import HandlerResult, ServiceContext
 from shared.routing.constants import LOCAL_TIER
 from shared.routing.outcome import RoutedOutcome
-from shared.routing.router import Router as SharedRouter
-from shared.routing.settings import RoutingSettings
+from shared.routing.router import start_router
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[RewriteHandler]:
             generator = await _start_generator(ctx, settings, stack)
         router: Router | None = ctx.extras.get("router")
         if router is None:
-            router = await _start_router(stack)
+            router = await start_router(stack, budget_store=ctx.budget_store)
         dialect = harper.Dialect[settings.dialect.upper()]
         checker = await asyncio.to_thread(LintChecker, dialect)
         log.info("rewriter ready (model %s)", settings.generator_model or "default")
@@ -117,12 +116,6 @@ async def _start_generator(
     )
     stack.push_async_callback(generator.close)
     return generator
-
-
-async def _start_router(stack: AsyncExitStack) -> Router:
-    router = SharedRouter(RoutingSettings())
-    stack.push_async_callback(router.aclose)
-    return router
 
 
 def _local_rejection(outcome: RoutedOutcome[Draft]) -> str | None:

@@ -35,6 +35,7 @@ from services.summarizer.urgency import rank
 from shared.errors import PermanentError
 from shared.messaging.handler import ServiceContext, StateReader
 from shared.routing.outcome import RoutedOutcome
+from shared.routing.router import start_router
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[SummarizeHandler]:
             generator = await _start_generator(ctx, settings, stack)
         router: Router | None = ctx.extras.get("router")
         if router is None:
-            router = await _start_router(stack)
+            router = await start_router(stack, budget_store=ctx.budget_store)
         log.info("summarizer ready (model %s)", settings.model or "default")
         yield SummarizeHandler(generator, router, settings, ctx.state)
 
@@ -166,15 +167,6 @@ async def _start_generator(
     generator = await LocalGenerator.start(InferenceSettings(), ctx.core, model=settings.model)
     stack.push_async_callback(generator.close)
     return generator
-
-
-async def _start_router(stack: AsyncExitStack) -> Router:
-    from shared.routing import Router as SharedRouter
-    from shared.routing import RoutingSettings
-
-    router = SharedRouter(RoutingSettings())
-    stack.push_async_callback(router.aclose)
-    return router
 
 
 def _ms_since(started: float) -> float:

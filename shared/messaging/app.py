@@ -26,6 +26,7 @@ from shared.messaging.settings import RuntimeSettings
 from shared.messaging.topics import ensure_topics
 from shared.observability.health import HealthServer
 from shared.observability.logging import configure_logging, service_var
+from shared.persistence.budget import SqlBudgetStore
 from shared.persistence.engine import create_engine, redacted
 from shared.persistence.repository import ResultRepository
 
@@ -94,7 +95,11 @@ class ServiceRuntime:
 
         handler = self._handler_override
         if handler is None:
-            ctx = ServiceContext(core=self.core, state=self.repository)
+            ctx = ServiceContext(
+                core=self.core,
+                state=self.repository,
+                budget_store=SqlBudgetStore(self.repository),
+            )
             handler = await self._stack.enter_async_context(self.spec.lifespan(ctx))
 
         client_id = f"{self.spec.name}-{socket.gethostname()}-{os.getpid()}"

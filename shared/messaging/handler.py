@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from schemas.envelope import Provenance, RequestEnvelope, ResultEnvelope, ResultStatus
 from schemas.topics import request_topic, result_topic
 from shared.config import CoreSettings
+from shared.routing.budget import BudgetStore
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -57,6 +58,9 @@ class ServiceContext:
 
     core: CoreSettings
     state: StateReader | None = None
+    # Where routing spend is kept; the runtime passes the database-backed store so every
+    # replica of a service shares one budget per tenant.
+    budget_store: BudgetStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Generic
 
@@ -533,3 +534,12 @@ class Router:
 
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+async def start_router(stack: AsyncExitStack, *, budget_store: BudgetStore | None = None) -> Router:
+    """A router from the environment's settings, closed with `stack` (service lifespans)."""
+    from shared.routing.settings import RoutingSettings
+
+    router = Router(RoutingSettings(), budget_store=budget_store)
+    stack.push_async_callback(router.aclose)
+    return router
