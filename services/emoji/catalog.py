@@ -1,8 +1,9 @@
 """The emoji catalog of one locale: every fully-qualified emoji with its CLDR name and keywords.
 
 The Python `emoji` package gives the list of fully-qualified emoji (skin-tone variants left
-out: they add ~3,700 near-duplicates that retrieval cannot tell apart); CLDR gives the words.
-CLDR keys drop U+FE0F, so both forms are looked up.
+out: they add ~3,700 near-duplicates that retrieval cannot tell apart); CLDR gives the words,
+and for English emojilib adds usage words ("love, like" for hearts). CLDR keys drop U+FE0F,
+so both forms are looked up.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ class EmojiEntry:
     name: str
     keywords: tuple[str, ...]
     english_name: str  # from the `emoji` package, language-independent lookups (faces, ...)
+    usage: tuple[str, ...] = ()  # emojilib words that CLDR lacks (English only)
 
     @property
     def text(self) -> str:
-        """What gets embedded: the CLDR name, then its keywords."""
-        extra = [k for k in self.keywords if k.casefold() != self.name.casefold()]
+        """What gets embedded: the CLDR name, then its keywords, then the usage words."""
+        extra = [k for k in (*self.keywords, *self.usage) if k.casefold() != self.name.casefold()]
         return f"{self.name}: {', '.join(extra)}" if extra else self.name
 
 
@@ -76,6 +78,25 @@ def _lookup(tables: list[dict[str, Any]], e: str) -> dict[str, Any] | None:
     return None
 
 
+def _usage_words(path: Path) -> dict[str, list[str]]:
+    """emojilib: emoji (U+FE0F dropped) -> its words, without the leading name slug."""
+    if not path.is_file():
+        log.warning("emojilib keywords not provisioned at %s; CLDR words only", path)
+        return {}
+    table: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
+    return {e.replace(_VS16, ""): [w.replace("_", " ") for w in ws[1:]] for e, ws in table.items()}
+
+
+def _new_words(words: list[str], known: tuple[str, ...]) -> tuple[str, ...]:
+    seen = {k.casefold() for k in known}
+    fresh = []
+    for word in words:
+        if word.casefold() not in seen:
+            seen.add(word.casefold())
+            fresh.append(word)
+    return tuple(fresh)
+
+
 def load_catalog(paths: AssetPaths, locale: str) -> list[EmojiEntry]:
     """The catalog of a provisioned CLDR locale; English words fill the locale's gaps."""
     if not paths.has_locale(locale):
@@ -85,6 +106,7 @@ def load_catalog(paths: AssetPaths, locale: str) -> list[EmojiEntry]:
         )
     own = [_load(paths.annotation_file(k, locale), k) for k in (ANNOTATIONS, DERIVED)]
     fallback = [_load(paths.annotation_file(k, FALLBACK_LOCALE), k) for k in (ANNOTATIONS, DERIVED)]
+    usage = _usage_words(paths.emojilib_file) if locale == FALLBACK_LOCALE else {}
     entries: list[EmojiEntry] = []
     gaps = 0
     for e in fully_qualified_emoji():
@@ -94,12 +116,15 @@ def load_catalog(paths: AssetPaths, locale: str) -> list[EmojiEntry]:
             gaps += 1
         if found is None:
             continue  # newer than this CLDR release: nothing to retrieve it by
+        name = str(found["tts"][0])
+        keywords = tuple(str(k) for k in found.get("default", ()))
         entries.append(
             EmojiEntry(
                 emoji=e,
-                name=str(found["tts"][0]),
-                keywords=tuple(str(k) for k in found.get("default", ())),
+                name=name,
+                keywords=keywords,
                 english_name=english_name(e),
+                usage=_new_words(usage.get(e.replace(_VS16, ""), []), (name, *keywords)),
             )
         )
     log.info("emoji catalog %s: %d entries (%d filled from English)", locale, len(entries), gaps)

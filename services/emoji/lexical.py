@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+_HASHTAG = re.compile(r"#(\w)")
+_SPACES = re.compile(r"\s+")
 # Words that are CLDR keywords of many emoji and carry no meaning of their own.
 _STOPWORDS = frozenset(
     (
@@ -21,6 +25,15 @@ _STOPWORDS = frozenset(
         *("face", "person", "man", "woman", "symbol", "sign", "button", "mark"),
     )
 )
+
+
+def query_text(text: str) -> str:
+    """What gets embedded of a description: URLs and @handles dropped, `#tag` -> `tag`.
+
+    Neither a link nor a user name says which emoji fits; a text that is nothing else is kept.
+    """
+    stripped = _HASHTAG.sub(r"\1", _MENTION.sub(" ", _URL.sub(" ", text)))
+    return _SPACES.sub(" ", stripped).strip() or text
 
 
 def words(text: str) -> set[str]:

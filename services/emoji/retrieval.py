@@ -9,11 +9,14 @@ import numpy as np
 
 from services.emoji.constants import FALLBACK_LOCALE, MAX_LEXICAL_HITS
 from services.emoji.index import Embedder, EmojiIndex
+from services.emoji.lexical import query_text
 
 
 @dataclass(frozen=True)
 class Match:
-    """One ranked emoji. `score` (what ranking and the match threshold use) = cosine + boost."""
+    """One ranked emoji. `score` (what ranking uses) = cosine + keyword boost + popularity.
+
+    The match threshold uses `cosine` alone: popularity says nothing about the description."""
 
     emoji: str
     name: str
@@ -26,7 +29,11 @@ class Retriever:
     """Ranks emoji for texts, one index per provisioned locale."""
 
     def __init__(
-        self, embedder: Embedder, indexes: Mapping[str, EmojiIndex], lexical_boost: float
+        self,
+        embedder: Embedder,
+        indexes: Mapping[str, EmojiIndex],
+        lexical_boost: float,
+        popularity_weight: float = 0.0,
     ) -> None:
         if FALLBACK_LOCALE not in indexes:
             raise ValueError(f"the {FALLBACK_LOCALE!r} index is required")
@@ -34,6 +41,7 @@ class Retriever:
         self._indexes = dict(indexes)
         self._by_casefold = {loc.casefold(): loc for loc in indexes}
         self.lexical_boost = lexical_boost
+        self.popularity_weight = popularity_weight
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -64,12 +72,13 @@ class Retriever:
         if allowed is not None:
             rows = [index.row_of(e) for e in allowed]
             columns = np.asarray([r for r in rows if r is not None], dtype=np.int64)
-        vectors = await self._embedder.embed(list(texts))
+        vectors = await self._embedder.embed([query_text(t) for t in texts])
         cosines = np.asarray(vectors, dtype=np.float32) @ index.vectors[columns].T
+        prior = self.popularity_weight * index.popularity[columns]
         ranked: list[list[Match]] = []
         for text, row_cosines in zip(texts, cosines, strict=True):
             hits = np.minimum(index.keywords.hits(text)[columns], MAX_LEXICAL_HITS)
-            scores = row_cosines + self.lexical_boost * hits
+            scores = row_cosines + self.lexical_boost * hits + prior
             top = min(k, len(columns))
             best = np.argpartition(-scores, top - 1)[:top]
             best = best[np.argsort(-scores[best], kind="stable")]

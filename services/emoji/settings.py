@@ -12,6 +12,7 @@ from services.emoji.constants import (
     DEFAULT_LEXICAL_BOOST,
     DEFAULT_LOCALES,
     DEFAULT_MATCH_THRESHOLD,
+    DEFAULT_POPULARITY_WEIGHT,
 )
 from shared.config import CairnBaseSettings, CoreSettings
 
@@ -23,6 +24,9 @@ class EmojiSettings(CairnBaseSettings):
         DEFAULT_MATCH_THRESHOLD, ge=-1.0, le=1.0, alias="EMOJI_MATCH_THRESHOLD"
     )
     lexical_boost: float = Field(DEFAULT_LEXICAL_BOOST, ge=0.0, le=1.0, alias="EMOJI_LEXICAL_BOOST")
+    popularity_weight: float = Field(
+        DEFAULT_POPULARITY_WEIGHT, ge=0.0, le=0.1, alias="EMOJI_POPULARITY_WEIGHT"
+    )
     # NoDecode: the environment gives "en,de,fr", not JSON.
     locales: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LOCALES, alias="EMOJI_LOCALES")
     # None: the inference runtime's default embedder (CAIRN_EMBEDDING_MODEL).

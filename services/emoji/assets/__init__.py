@@ -8,7 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.emoji.constants import CLDR_VERSION, FONT_FILE_NAME, SYSTEM_FONT_PATHS
+from services.emoji.constants import (
+    CLDR_VERSION,
+    EMOJILIB_VERSION,
+    FONT_FILE_NAME,
+    SYSTEM_FONT_PATHS,
+)
 
 ANNOTATIONS: str = "annotations"
 DERIVED: str = "annotationsDerived"
@@ -27,6 +32,11 @@ class AssetPaths:
     @property
     def cldr_dir(self) -> Path:
         return self.root / "cldr" / CLDR_VERSION
+
+    @property
+    def emojilib_file(self) -> Path:
+        """emojilib's English keyword table (emoji -> [slug, usage words...])."""
+        return self.root / "emojilib" / EMOJILIB_VERSION / "emoji-en-US.json"
 
     @property
     def font_dir(self) -> Path:

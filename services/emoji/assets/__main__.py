@@ -1,6 +1,7 @@
 """`python -m services.emoji.assets`: provision the emoji service's assets, idempotently.
 
     CLDR annotations   npm pack cldr-annotations-full / -derived-full @48.2.0 (locales wanted)
+    usage keywords     npm pack emojilib@4.0.3 (English)
     emoji font         Noto Color Emoji: the system's, else apt-get download + dpkg-deb -x
     embedding indexes  one npz per locale, keyed by model + annotation texts
 
@@ -17,7 +18,7 @@ import sys
 from contextlib import AsyncExitStack
 
 from services.emoji.assets import AssetPaths
-from services.emoji.assets.fetch import ensure_annotations, ensure_font
+from services.emoji.assets.fetch import ensure_annotations, ensure_emojilib, ensure_font
 from services.emoji.catalog import load_catalog
 from services.emoji.constants import FALLBACK_LOCALE
 from services.emoji.index import cache_path
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     locales = list(dict.fromkeys([FALLBACK_LOCALE, *(w.strip() for w in wanted if w.strip())]))
 
     ensure_annotations(paths, locales)
+    ensure_emojilib(paths)
     font = ensure_font(paths)
     if not args.no_index:
         asyncio.run(_build_indexes(paths, settings, core, locales))

@@ -22,6 +22,8 @@ from services.emoji.assets import ANNOTATIONS, DERIVED, AssetPaths
 from services.emoji.constants import (
     CLDR_NPM_PACKAGES,
     CLDR_VERSION,
+    EMOJILIB_NPM_PACKAGE,
+    EMOJILIB_VERSION,
     FONT_DEBIAN_PACKAGE,
     FONT_FILE_NAME,
 )
@@ -91,6 +93,21 @@ def ensure_annotations(paths: AssetPaths, locales: Iterable[str]) -> None:
             continue
         tarball = ensure_npm_tarball(paths, package, CLDR_VERSION)
         extract_annotations(paths, tarball, _KIND_OF_PACKAGE[package], wanted)
+
+
+def ensure_emojilib(paths: AssetPaths) -> Path:
+    """emojilib's `dist/emoji-en-US.json` (English usage keywords), out of its npm tarball."""
+    target = paths.emojilib_file
+    if target.is_file():
+        return target
+    tarball = ensure_npm_tarball(paths, EMOJILIB_NPM_PACKAGE, EMOJILIB_VERSION)
+    with tarfile.open(tarball, "r:gz") as archive:
+        member = archive.getmember(f"package/dist/{target.name}")
+        source = archive.extractfile(member)
+        if source is None:
+            raise ConfigurationError(f"{tarball.name} holds no dist/{target.name}")
+        _write_atomic(target, source.read())
+    return target
 
 
 def ensure_font(paths: AssetPaths) -> Path:

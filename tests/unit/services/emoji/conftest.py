@@ -48,7 +48,8 @@ async def embedder_and_model() -> AsyncIterator[tuple[Any, str]]:
 async def retriever(asset_paths: AssetPaths, embedder_and_model: tuple[Any, str]) -> Retriever:
     embedder, model = embedder_and_model
     indexes = await load_indexes(asset_paths, TEST_LOCALES, model, embedder)
-    return Retriever(embedder, indexes, EmojiSettings().lexical_boost)
+    settings = EmojiSettings()
+    return Retriever(embedder, indexes, settings.lexical_boost, settings.popularity_weight)
 
 
 class ShapeGlyphs:

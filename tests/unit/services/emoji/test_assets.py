@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from services.emoji.assets import ANNOTATIONS, DERIVED, AssetPaths
-from services.emoji.assets.fetch import ensure_annotations, extract_annotations
+from services.emoji.assets.fetch import ensure_annotations, ensure_emojilib, extract_annotations
 from services.emoji.catalog import fully_qualified_emoji, load_catalog
-from services.emoji.constants import CLDR_NPM_PACKAGES, CLDR_VERSION
+from services.emoji.constants import (
+    CLDR_NPM_PACKAGES,
+    CLDR_VERSION,
+    EMOJILIB_NPM_PACKAGE,
+    EMOJILIB_VERSION,
+)
 from services.emoji.glyphs import FontGlyphs
 from shared.errors import ConfigurationError
 
@@ -68,6 +73,24 @@ def test_catalog_finds_both_key_forms_and_fills_gaps_from_english(paths: AssetPa
     german = {e.emoji: e for e in load_catalog(paths, "de")}
     assert german["🎂"].name == "Geburtstagskuchen"
     assert german["🇺🇸"].name == "flag: United States"  # not in the German data
+
+
+def test_emojilib_adds_english_usage_words_once(paths: AssetPaths) -> None:
+    table = {"🎂": ["birthday_cake", "cake", "party", "celebration"], "🕶️": ["sunglasses", "cool"]}
+    data = json.dumps(table).encode()
+    with tarfile.open(
+        paths.npm_dir / f"{EMOJILIB_NPM_PACKAGE}-{EMOJILIB_VERSION}.tgz", "w:gz"
+    ) as t:
+        member = tarfile.TarInfo("package/dist/emoji-en-US.json")
+        member.size = len(data)
+        t.addfile(member, io.BytesIO(data))
+    ensure_annotations(paths, ["en", "de"])
+    assert ensure_emojilib(paths) == paths.emojilib_file  # tarball present: no npm call
+    english = {e.emoji: e for e in load_catalog(paths, "en")}
+    assert english["🎂"].usage == ("party", "celebration")  # slug and CLDR's "cake" left out
+    assert english["🎂"].text == "birthday cake: birthday, cake, party, celebration"
+    assert english["🕶️"].usage == ("cool",)
+    assert {e.emoji: e for e in load_catalog(paths, "de")}["🎂"].usage == ()
 
 
 def test_missing_locale_is_a_configuration_error(paths: AssetPaths) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.emoji.constants import DEFAULT_MATCH_THRESHOLD
+from services.emoji.constants import DEFAULT_MATCH_THRESHOLD, DEFAULT_POPULARITY_WEIGHT
+from services.emoji.popularity import occurrences
 from services.emoji.retrieval import Retriever
 
 pytestmark = pytest.mark.model
@@ -63,3 +64,21 @@ async def test_allowed_restricts_the_ranking(retriever: Retriever) -> None:
     (ranking,) = await retriever.rank(["merry christmas everyone"], "en", k=10, allowed=allowed)
     assert ranking[0].emoji == "🎄"
     assert sorted(m.emoji for m in ranking) == sorted(allowed)
+
+
+async def test_a_literal_match_beats_popularity(retriever: Retriever) -> None:
+    assert retriever.popularity_weight == DEFAULT_POPULARITY_WEIGHT > 0
+    assert occurrences()["😂"] > 10_000 and "🦷" not in occurrences()
+    cake, tooth, card = await retriever.rank(
+        ["birthday cake", "dentist", "card charged"], "en", k=3
+    )
+    assert (cake[0].emoji, tooth[0].emoji, card[0].emoji) == ("🎂", "🦷", "💳")
+    assert tooth[0].score == pytest.approx(tooth[0].cosine + retriever.lexical_boost)
+
+
+async def test_popularity_ranks_a_vague_text(retriever: Retriever) -> None:
+    """With nothing literal to go by, the frequently used emoji come first, as on keyboards."""
+    allowed = ["😂", "🧐"]  # 14,622 tweets vs none
+    (plain,) = await retriever.rank(["ok"], "en", k=2, allowed=allowed)
+    assert plain[0].emoji == "😂" and plain[0].score > plain[0].cosine
+    assert plain[1].score == pytest.approx(plain[1].cosine)
