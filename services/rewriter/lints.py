@@ -89,7 +89,9 @@ def minimal_corrections(text: str, hints: list[Hint]) -> list[Change]:
     for hint in sorted(hints, key=lambda h: h.start):
         if hint.start < last_end or not hint.suggestions:
             continue
-        mechanical = hint.kind in _SAFE_KINDS
+        mechanical = hint.kind in _SAFE_KINDS and (
+            hint.kind != "Capitalization" or _capitalizes(text[hint.start : hint.end], hint)
+        )
         unambiguous = hint.kind == "Spelling" and len(hint.suggestions) == 1
         if not (mechanical or unambiguous):
             continue
@@ -99,6 +101,16 @@ def minimal_corrections(text: str, hints: list[Hint]) -> list[Change]:
     if changes:
         log.debug("harper-only fallback applies %d of %d lints", len(changes), len(hints))
     return changes
+
+
+def _capitalizes(original: str, hint: Hint) -> bool:
+    """Whether a capitalization lint only raises first letters of words ("i" -> "I",
+    "new york" -> "New York"). Harper also suggests acronyms for names ("Sam" -> "SAM"):
+    that is a guess, not a mechanical fix."""
+    words, suggested = original.split(" "), hint.suggestions[0].split(" ")
+    return len(words) == len(suggested) and all(
+        s == w[:1].upper() + w[1:] for w, s in zip(words, suggested, strict=True)
+    )
 
 
 def apply_minimal(text: str, hints: list[Hint]) -> str:

@@ -133,12 +133,17 @@ class SummarizeHandler:
         if verify_summary(text, sources, cap) is not None:
             # Quoting the sources cannot invent anything; if it does, the extractor is broken.
             raise PermanentError(f"extractive summary of {payload.stack_id} failed the guard")
+        fallback = f"extractive fallback: {problem}"
+        if outcome.degraded_reason is not None:
+            # Why no better tier answered either (no_consent, provider_error...): the audit
+            # must tell these apart, as the rewriter's fallbacks do.
+            fallback += f"; escalation not possible: {outcome.degraded_reason}"
         return results.extractive(
             stack,
             text,
             self._settings,
             _ms_since(started),
-            fallback_reason=f"extractive fallback: {problem}",
+            fallback_reason=fallback,
             outcome=outcome,
         )
 

@@ -58,3 +58,12 @@ def test_clean_text_has_no_edits(checker: LintChecker) -> None:
     assert checker.hints(text) == []
     assert harper_only(text, []).edits == []
     assert to_edits(text, text, []) == []
+
+
+def test_harper_only_raises_first_letters_but_never_guesses_acronyms(
+    checker: LintChecker,
+) -> None:
+    # Harper suggests "SAM" for the name "Sam"; an acronym is a guess, not a mechanical fix.
+    text = "Hi Sam, i will be in new york on the the weekend."
+    result = harper_only(text, checker.hints(text))
+    assert result.text == "Hi Sam, I will be in New York on the weekend."

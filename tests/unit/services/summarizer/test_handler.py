@@ -83,6 +83,8 @@ async def test_twice_invented_summary_falls_back_to_extractive(router: Router) -
     assert "verifier_rejected" in out.provenance.reasons
     assert out.provenance.degraded_reason is not None
     assert out.provenance.degraded_reason.startswith("extractive fallback")
+    # Local only: why the fallback tier could not improve on it is on record too.
+    assert out.provenance.degraded_reason.endswith("escalation not possible: not_configured")
 
 
 async def test_without_regeneration_the_first_rejection_falls_back(router: Router) -> None:
