@@ -11,14 +11,17 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import UnidentifiedImageError
 
 from schemas.emoji import EmojiCandidate, EmojiGenRequest, EmojiResult, Sticker
+from schemas.envelope import RequestEnvelope
 from services.emoji.retrieval import Match
 from services.emoji.stickers import StickerMaker, StickerPlan
 from shared.routing import EscalationReason, GeneratedImage, LocalAttempt
 from shared.routing.errors import ProviderResponseError
+from shared.routing.task import EnvelopeFields
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ _IMAGE_PROMPT = (
 
 
 @dataclass
-class EmojiTask:
+class EmojiTask(EnvelopeFields):
     """Implements `shared.routing.ImageTask[EmojiResult]` for one request."""
 
     request: EmojiGenRequest
@@ -43,24 +46,8 @@ class EmojiTask:
     feature: str = "emoji"
 
     @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    @property
-    def tenant_id(self) -> str:
-        return self.request.tenant_id
-
-    @property
-    def consent_external(self) -> bool:
-        return self.request.consent_external
-
-    @property
-    def quality_hint(self) -> str | None:
-        return str(self.request.quality_hint)
-
-    @property
-    def locale(self) -> str:
-        return self.request.locale
+    def envelope(self) -> RequestEnvelope[Any]:
+        return self.request
 
     def pre_reasons(self) -> Sequence[EscalationReason]:
         return ()

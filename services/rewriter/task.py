@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,7 +21,7 @@ from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
-from shared.routing.task import LocalAttempt
+from shared.routing.task import EnvelopeFields, LocalAttempt
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Draft(BaseModel):
     text: str
 
 
-class WritingTask:
+class WritingTask(EnvelopeFields):
     """A `RoutedTask[Draft]` for one writing request."""
 
     feature = str(Feature.REWRITE)
@@ -71,24 +71,8 @@ class WritingTask:
         self.payload = request.payload
 
     @property
-    def request_id(self) -> str:
-        return self._request.request_id
-
-    @property
-    def tenant_id(self) -> str:
-        return self._request.tenant_id
-
-    @property
-    def consent_external(self) -> bool:
-        return self._request.consent_external
-
-    @property
-    def quality_hint(self) -> str | None:
-        return str(self._request.quality_hint)
-
-    @property
-    def locale(self) -> str:
-        return self._request.locale
+    def envelope(self) -> RequestEnvelope[Any]:
+        return self._request
 
     def pre_reasons(self) -> Sequence[EscalationReason]:
         """Free-form instructions and texts beyond the local buckets go to the fallback tier.

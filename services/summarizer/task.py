@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from schemas.envelope import RequestEnvelope
 from schemas.summarize import Notification, NotificationStack
@@ -20,7 +20,7 @@ from services.summarizer.grounding import Sources, check
 from services.summarizer.settings import SummarizerSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
-from shared.routing.task import LocalAttempt
+from shared.routing.task import EnvelopeFields, LocalAttempt
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class LocalStats:
     rejected: int = 0
 
 
-class SummaryTask:
+class SummaryTask(EnvelopeFields):
     """A `RoutedTask[SummaryDraft]` for one stack (or for what is new since its last summary)."""
 
     response_model = SummaryDraft
@@ -81,24 +81,8 @@ class SummaryTask:
         self._prompt_too_long: bool | None = None
 
     @property
-    def request_id(self) -> str:
-        return self._request.request_id
-
-    @property
-    def tenant_id(self) -> str:
-        return self._request.tenant_id
-
-    @property
-    def consent_external(self) -> bool:
-        return self._request.consent_external
-
-    @property
-    def quality_hint(self) -> str | None:
-        return str(self._request.quality_hint)
-
-    @property
-    def locale(self) -> str:
-        return self._request.locale
+    def envelope(self) -> RequestEnvelope[Any]:
+        return self._request
 
     def pre_reasons(self) -> Sequence[EscalationReason]:
         """TOO_LONG when the prompt exceeds the local buckets. Language and quality-hint

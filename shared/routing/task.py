@@ -9,15 +9,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
+
+from schemas.envelope import RequestEnvelope
 
 from .reasons import EscalationReason
 
 R = TypeVar("R", bound=BaseModel)
 
 ChatMessage = dict[str, str]
+
+
+class EnvelopeFields:
+    """The routing fields of a task, read from its request envelope.
+
+    Feature tasks inherit this and provide `envelope`; the router only reads the properties.
+    """
+
+    @property
+    def envelope(self) -> RequestEnvelope[Any]:
+        raise NotImplementedError
+
+    @property
+    def request_id(self) -> str:
+        return self.envelope.request_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.envelope.tenant_id
+
+    @property
+    def consent_external(self) -> bool:
+        return self.envelope.consent_external
+
+    @property
+    def quality_hint(self) -> str | None:
+        return str(self.envelope.quality_hint)
+
+    @property
+    def locale(self) -> str:
+        return self.envelope.locale
 
 
 @dataclass

@@ -28,10 +28,10 @@ from tests.reliability.conftest import (
     Tally,
     echo_event,
     log_tail,
-    spawn_worker,
     stop_worker,
     wait_stored,
 )
+from tests.support.workers import spawn_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.postgres]
 

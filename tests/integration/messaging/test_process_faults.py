@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,35 +13,9 @@ import pytest
 from shared.persistence.engine import create_engine
 from shared.persistence.repository import ResultRepository
 from tests.support.events import committed_total, echo_event, produce
+from tests.support.workers import spawn_worker
 
 pytestmark = pytest.mark.kafka
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def spawn_worker(
-    topic: str, bootstrap: str, db_url: str, log: Path, **env: str
-) -> subprocess.Popen[bytes]:
-    environ = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_TOPIC_PARTITIONS": "4",
-        "DATABASE_URL": db_url,
-        "CAIRN_GROUP_ID": f"group-{topic}",
-        "CAIRN_DLQ_TOPIC": f"{topic}.dlq",
-        "CAIRN_COMMIT_INTERVAL_S": "0.2",
-        "CAIRN_SESSION_TIMEOUT_MS": "6000",
-        "CAIRN_HEALTH_PORT": "0",
-        **env,
-    }
-    with log.open("ab") as fh:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.support.echo_worker", topic],
-            cwd=REPO_ROOT,
-            env=environ,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def rows(repo: ResultRepository) -> int:
