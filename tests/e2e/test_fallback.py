@@ -1,4 +1,4 @@
-"""Issue 5: escalation to the OpenAI tier, end to end through Kafka and the database.
+"""Escalation to the OpenAI tier, end to end through Kafka and the database.
 
 The provider is the fake OpenAI server (tests/fakes/openai_server.py) driven through the
 unmodified `openai` SDK; everything else is real: broker, database, local models, the

@@ -1,4 +1,4 @@
-"""Issue 4: the three services, end to end through Kafka, the database and the real models.
+"""The three services, end to end through Kafka, the database and the real models.
 
 Requests from the sample app (infra/demo) go to each service's request topic; every one must
 come back exactly once on the results topic, be stored exactly once, and carry a result that
