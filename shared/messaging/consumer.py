@@ -84,9 +84,12 @@ class ConsumerLoop:
         last_commit = time.monotonic()
         try:
             while not self._stopping.is_set():
+                # Never fetch more than the in-flight bound has room for, so a full batch
+                # cannot overshoot it before the partitions are paused.
+                room = max(1, self._settings.max_in_flight - self._in_flight)
                 batch = await self._consumer.getmany(
                     timeout_ms=self._settings.fetch_timeout_ms,
-                    max_records=self._settings.fetch_max_records,
+                    max_records=min(self._settings.fetch_max_records, room),
                 )
                 for tp, records in batch.items():
                     state = self._partitions.get(tp)
