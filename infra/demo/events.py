@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,9 +28,14 @@ def _envelope(payload: dict[str, Any], user: str, **extra: Any) -> dict[str, Any
     }
 
 
-def _stack(
-    stack_id: str, app: str, category: str, items: list[tuple[str, str, str, int]]
+def notification_stack(
+    stack_id: str,
+    app: str,
+    category: str,
+    items: Sequence[tuple[str, str, str, int]],
+    **extra: Any,
 ) -> dict[str, Any]:
+    """A notification stack payload: (sender, title, body, minutes ago) per notification."""
     return {
         "stack_id": stack_id,
         "app_id": app,
@@ -47,12 +53,13 @@ def _stack(
             }
             for i, (sender, title, body, minutes) in enumerate(items)
         ],
+        **extra,
     }
 
 
 def summarize_events() -> list[dict[str, Any]]:
     stacks = [
-        _stack(
+        notification_stack(
             "family-chat",
             "messages",
             "message",
@@ -63,7 +70,7 @@ def summarize_events() -> list[dict[str, Any]]:
                 ("Mom", "Family", "Please confirm by Friday so I can book the table.", 5),
             ],
         ),
-        _stack(
+        notification_stack(
             "bank-alerts",
             "bank",
             "finance",
@@ -82,7 +89,7 @@ def summarize_events() -> list[dict[str, Any]]:
                 ),
             ],
         ),
-        _stack(
+        notification_stack(
             "parcel-93",
             "parcels",
             "delivery",
@@ -96,7 +103,7 @@ def summarize_events() -> list[dict[str, Any]]:
                 ),
             ],
         ),
-        _stack(
+        notification_stack(
             "work-standup",
             "slack",
             "message",
@@ -106,7 +113,7 @@ def summarize_events() -> list[dict[str, Any]]:
                 ("Priya", "#launch", "Urgent: legal needs the final copy before 2pm.", 2),
             ],
         ),
-        _stack(
+        notification_stack(
             "headlines",
             "newsapp",
             "news",

@@ -94,7 +94,10 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[RewriteHandler]:
     async with AsyncExitStack() as stack:
         generator: Generator | None = ctx.extras.get("generator")
         if generator is None:
-            generator = await _start_generator(ctx, settings, stack)
+            # Imported here: torch loads only in a process that serves a model.
+            from shared.inference.runtime import start_generator
+
+            generator = await start_generator(stack, ctx.core, model=settings.generator_model)
         router: Router | None = ctx.extras.get("router")
         if router is None:
             router = await start_router(stack, budget_store=ctx.budget_store)
@@ -102,20 +105,6 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[RewriteHandler]:
         checker = await asyncio.to_thread(LintChecker, dialect)
         log.info("rewriter ready (model %s)", settings.generator_model or "default")
         yield RewriteHandler(generator, router, checker, settings)
-
-
-async def _start_generator(
-    ctx: ServiceContext, settings: RewriterSettings, stack: AsyncExitStack
-) -> Generator:
-    # Imported here: loading torch is only needed when this process serves a model.
-    from shared.inference.runtime import LocalGenerator
-    from shared.inference.settings import InferenceSettings
-
-    generator = await LocalGenerator.start(
-        InferenceSettings(), ctx.core, model=settings.generator_model
-    )
-    stack.push_async_callback(generator.close)
-    return generator
 
 
 def _local_rejection(outcome: RoutedOutcome[Draft]) -> str | None:

@@ -155,23 +155,15 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[SummarizeHandler]:
     async with AsyncExitStack() as stack:
         generator: Generator | None = ctx.extras.get("generator")
         if generator is None:
-            generator = await _start_generator(ctx, settings, stack)
+            # Imported here: torch loads only in a process that serves a model.
+            from shared.inference.runtime import start_generator
+
+            generator = await start_generator(stack, ctx.core, model=settings.model)
         router: Router | None = ctx.extras.get("router")
         if router is None:
             router = await start_router(stack, budget_store=ctx.budget_store)
         log.info("summarizer ready (model %s)", settings.model or "default")
         yield SummarizeHandler(generator, router, settings, ctx.state)
-
-
-async def _start_generator(
-    ctx: ServiceContext, settings: SummarizerSettings, stack: AsyncExitStack
-) -> Generator:
-    from shared.inference.runtime import LocalGenerator
-    from shared.inference.settings import InferenceSettings
-
-    generator = await LocalGenerator.start(InferenceSettings(), ctx.core, model=settings.model)
-    stack.push_async_callback(generator.close)
-    return generator
 
 
 def _ms_since(started: float) -> float:

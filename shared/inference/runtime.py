@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,3 +221,12 @@ class LocalEmbedder:
     async def close(self) -> None:
         await self._batcher.close()
         self._backend.close()
+
+
+async def start_generator(
+    stack: AsyncExitStack, core: CoreSettings, *, model: str | None = None
+) -> LocalGenerator:
+    """A generator from the environment's settings, closed with `stack` (service lifespans)."""
+    generator = await LocalGenerator.start(InferenceSettings(), core, model=model)
+    stack.push_async_callback(generator.close)
+    return generator

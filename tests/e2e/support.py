@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from infra.demo.events import notification_stack
 from services.emoji.blobs import BlobStore
 from services.emoji.settings import EmojiSettings
 from services.emoji.spec import SPEC as EMOJI_SPEC
@@ -218,8 +219,6 @@ async def start_cairn(
 
 # --- requests ----------------------------------------------------------------------------
 
-NOW = datetime.now(UTC)
-
 
 def envelope(
     payload: dict[str, Any],
@@ -253,27 +252,8 @@ def fresh(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
 def stack(
     app: str, category: str, items: Sequence[tuple[str, str, str, int]], **extra: Any
 ) -> dict[str, Any]:
-    """A notification stack: (sender, title, body, minutes ago) per notification."""
-    stack_id = f"{app}-{uuid.uuid4().hex[:8]}"
-    return {
-        "stack_id": stack_id,
-        "app_id": app,
-        "thread_id": stack_id,
-        "notifications": [
-            {
-                "id": f"{stack_id}-{i}",
-                "app_id": app,
-                "category": category,
-                "thread_id": stack_id,
-                "sender": sender,
-                "title": title,
-                "body": body,
-                "timestamp": (NOW - timedelta(minutes=minutes)).isoformat(),
-            }
-            for i, (sender, title, body, minutes) in enumerate(items)
-        ],
-        **extra,
-    }
+    """A notification stack with a fresh id: (sender, title, body, minutes ago) each."""
+    return notification_stack(f"{app}-{uuid.uuid4().hex[:8]}", app, category, items, **extra)
 
 
 # Contact details that must never reach the provider (the router redacts them).
