@@ -135,4 +135,14 @@ def test_costs() -> None:
     price = settings.price("gpt-4o-mini")
     assert chat_cost_usd(price, 1_000_000, 1_000_000) == pytest.approx(0.75)
     assert chat_cost_usd(None, 10, 10) == 0.0
-    assert image_cost_usd(settings.price("dall-e-3"), 2, 0, 0) == pytest.approx(0.08)
+    dalle = settings.price("dall-e-3")
+    assert image_cost_usd(dalle, 2, 0, 0, size="1024x1024", quality="standard") == pytest.approx(
+        0.08
+    )
+    assert image_cost_usd(dalle, 1, 0, 0, size="1024x1024", quality="hd") == pytest.approx(0.08)
+    # Unknown quality: the dearest of that size.
+    assert image_cost_usd(dalle, 1, 0, 0, size="1792x1024") == pytest.approx(0.12)
+    gpt_image = settings.price("gpt-image-1")
+    cost = image_cost_usd(gpt_image, 1, 1000, 272, size="1024x1024", quality="low")
+    assert cost == pytest.approx(0.011 + 1000 * 5.0 / 1e6), "per image plus text input"
+    assert image_cost_usd(gpt_image, 1, 0, 0, size="1024x1024") == pytest.approx(0.167)
