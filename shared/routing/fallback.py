@@ -114,7 +114,7 @@ class FallbackChain:
                     breaker=breaker,
                     sleep=sleep,
                     on_retry=metrics.retried,
-                    ledger=AttemptLedger(clock=clock),
+                    ledger=AttemptLedger(),
                 )
             else:
                 log.info("fallback tier %s has no API key; requests will skip it", config.name)

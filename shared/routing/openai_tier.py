@@ -25,12 +25,13 @@ from typing import Any, Generic, TypeVar
 import openai
 import pydantic
 from openai import AsyncOpenAI
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from .breaker import CircuitBreaker
 from .budget import Meter, Usage
 from .errors import (
     BreakerOpen,
+    BudgetExhausted,
     ProviderError,
     ProviderResponseError,
     ProviderStatusError,
@@ -250,11 +251,12 @@ class OpenAITier:
         def retry(exc: BaseException) -> bool:
             return policy.should_retry(exc, max(0, used() - 1))
 
-        total_bound = stop_before_delay(policy.max_total_s)
-
         def stop(state: RetryCallState) -> bool:
+            # The total bound counts from the request's first attempt, re-runs included.
             return (
-                used() >= policy.max_attempts or not self.breaker.available() or total_bound(state)
+                used() >= policy.max_attempts
+                or not self.breaker.available()
+                or self.ledger.elapsed_s(ledger_key) + state.upcoming_sleep >= policy.max_total_s
             )
 
         def before_sleep(state: RetryCallState) -> None:
@@ -272,7 +274,7 @@ class OpenAITier:
 
         async def attempt() -> T:
             nonlocal sent
-            if used() >= policy.max_attempts:
+            if self.ledger.closed(ledger_key) or used() >= policy.max_attempts:
                 raise ProviderError(
                     f"no attempts left for this request ({used()} made)", endpoint=self.name
                 )
@@ -324,9 +326,15 @@ class OpenAITier:
             before_sleep=before_sleep,
             reraise=True,
         )
-        async for try_ in retrying:
-            with try_:
-                value = await attempt()
+        try:
+            async for try_ in retrying:
+                with try_:
+                    value = await attempt()
+        except (ProviderError, BudgetExhausted):
+            if sent:
+                # Given up after sending: this was the request's one retry loop.
+                self.ledger.close(ledger_key)
+            raise
         return value, sent
 
     def _translate(self, exc: Exception) -> ProviderError:

@@ -86,9 +86,18 @@ class RetryPolicy:
         return self.wait()(state)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    count: int
+    first_at: float
+    last_at: float
+    # The retry loop gave up on this request: later re-runs make no provider call.
+    closed: bool = False
+
+
 class AttemptLedger:
-    """Provider attempts already made per request (bounded: the most recent `capacity`
-    requests, each for `ttl_s`)."""
+    """Provider attempts already made per request, and when the first one started (bounded:
+    the most recent `capacity` requests, each for `ttl_s` after its last attempt)."""
 
     def __init__(
         self,
@@ -97,24 +106,42 @@ class AttemptLedger:
         ttl_s: float = c.ATTEMPT_LEDGER_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._entries: OrderedDict[Hashable, tuple[int, float]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._capacity = capacity
         self._ttl_s = ttl_s
         self._clock = clock
 
-    def used(self, key: Hashable) -> int:
+    def _entry(self, key: Hashable) -> _Entry | None:
         entry = self._entries.get(key)
-        if entry is None:
-            return 0
-        count, at = entry
-        if self._clock() - at > self._ttl_s:
+        if entry is not None and self._clock() - entry.last_at > self._ttl_s:
             del self._entries[key]
-            return 0
-        return count
+            return None
+        return entry
+
+    def used(self, key: Hashable) -> int:
+        entry = self._entry(key)
+        return entry.count if entry else 0
+
+    def elapsed_s(self, key: Hashable) -> float:
+        """Seconds since the request's first attempt (0 before it)."""
+        entry = self._entry(key)
+        return self._clock() - entry.first_at if entry else 0.0
+
+    def closed(self, key: Hashable) -> bool:
+        entry = self._entry(key)
+        return entry.closed if entry else False
+
+    def close(self, key: Hashable) -> None:
+        entry = self._entry(key)
+        if entry is not None:
+            self._entries[key] = _Entry(entry.count, entry.first_at, entry.last_at, closed=True)
 
     def add(self, key: Hashable) -> int:
-        count = self.used(key) + 1
-        self._entries[key] = (count, self._clock())
+        now = self._clock()
+        entry = self._entry(key)
+        first = entry.first_at if entry else now
+        count = (entry.count if entry else 0) + 1
+        self._entries[key] = _Entry(count, first, now)
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)

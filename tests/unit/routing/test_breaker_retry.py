@@ -274,3 +274,20 @@ def test_retry_after_http_date() -> None:
 
     value = retry_after_s({"retry-after": email.utils.formatdate(time.time() + 30)})
     assert value is not None and 25 <= value <= 31
+
+
+def test_attempt_ledger_counts_per_request_and_forgets() -> None:
+    from shared.routing.retry import AttemptLedger
+
+    clock = Clock()
+    ledger = AttemptLedger(capacity=2, ttl_s=60, clock=clock)
+    assert ledger.add("a") == 1 and ledger.add("a") == 2 and ledger.used("b") == 0
+    clock.now = 5
+    assert ledger.elapsed_s("a") == 5
+    ledger.close("a")
+    assert ledger.closed("a") and ledger.used("a") == 2
+    ledger.add("b")
+    ledger.add("c")  # over capacity: the oldest request is forgotten
+    assert ledger.used("a") == 0 and not ledger.closed("a")
+    clock.now = 66
+    assert ledger.used("b") == 0, "forgotten after the TTL"
