@@ -28,6 +28,10 @@ from shared.messaging.handler import Handler, ServiceContext, ServiceSpec
 from shared.messaging.handling import HandlerGaveUp, handle_with_retries, result_document
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import configure_logging
+from shared.persistence.budget import SqlBudgetStore
+from shared.persistence.engine import create_engine
+from shared.persistence.repository import ResultRepository
+from shared.routing.budget import utc_today
 
 log = logging.getLogger(__name__)
 
@@ -107,26 +111,35 @@ async def run_batch(
     return ok, failed
 
 
+async def ledger_context(
+    core: CoreSettings, repository: ResultRepository, *, with_state: bool
+) -> ServiceContext:
+    """The services' context: the database spend ledger (so batch jobs and the Kafka
+    services share one budget per tenant), and earlier results only when asked."""
+    store = SqlBudgetStore(repository)
+    try:
+        await store.spent("", utc_today())
+    except Exception as exc:
+        raise SystemExit(
+            f"the spend ledger in the database is unavailable ({type(exc).__name__}); "
+            "run `make migrate` (or set DATABASE_URL) first"
+        ) from exc
+    return ServiceContext(core=core, state=repository if with_state else None, budget_store=store)
+
+
 async def _batch(args: argparse.Namespace) -> int:
     spec = load_spec(args.feature)
     core = CoreSettings()
     errors = args.errors or args.out.with_name(args.out.name + ".errors.jsonl")
-    state = None
-    engine = None
-    if args.with_state:
-        from shared.persistence.engine import create_engine
-        from shared.persistence.repository import ResultRepository
-
-        engine = create_engine(DatabaseSettings().resolved_url(core))
-        state = ResultRepository(engine)
+    engine = create_engine(DatabaseSettings().resolved_url(core))
     try:
-        async with spec.lifespan(ServiceContext(core=core, state=state)) as handler:
+        ctx = await ledger_context(core, ResultRepository(engine), with_state=args.with_state)
+        async with spec.lifespan(ctx) as handler:
             ok, failed = await run_batch(
                 spec, handler, args.input, args.out, errors, concurrency=args.concurrency
             )
     finally:
-        if engine is not None:
-            await engine.dispose()
+        await engine.dispose()
     print(f"{ok} results → {args.out}; {failed} failed → {errors}", file=sys.stderr)
     return 0 if failed == 0 else 3
 

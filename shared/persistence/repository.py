@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -139,7 +139,47 @@ class ResultRepository:
             row = await session.get(TenantSpend, (tenant_id, day))
         return (row.tokens, row.cost_usd) if row else (0, 0.0)
 
+    async def reserve_spend(
+        self,
+        tenant_id: str,
+        day: date,
+        tokens: int,
+        cost_usd: float,
+        *,
+        cap_tokens: int | None,
+        cap_usd: float | None,
+    ) -> bool:
+        """Add to the day's spend only if it stays within the caps; whether it was added.
+
+        One conditional UPDATE: PostgreSQL re-checks the WHERE clause on the latest row
+        version after waiting for a concurrent writer's lock, and SQLite runs one writer at a
+        time, so racing reservations from any number of processes never pass the caps.
+        """
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        ensure_row = (
+            insert(TenantSpend)
+            .values(tenant_id=tenant_id, day=day, tokens=0, cost_usd=0.0)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "day"])
+        )
+        where = [TenantSpend.tenant_id == tenant_id, TenantSpend.day == day]
+        if cap_tokens is not None:
+            where.append(TenantSpend.tokens + tokens <= cap_tokens)
+        if cap_usd is not None:
+            where.append(TenantSpend.cost_usd + cost_usd <= cap_usd)
+        reserve = (
+            update(TenantSpend)
+            .where(*where)
+            .values(tokens=TenantSpend.tokens + tokens, cost_usd=TenantSpend.cost_usd + cost_usd)
+            .returning(TenantSpend.tokens)
+            .execution_options(synchronize_session=False)
+        )
+        async with translate_db_errors(), self._sessions() as session, session.begin():
+            await session.execute(ensure_row)
+            row = (await session.execute(reserve)).first()
+        return row is not None
+
     async def add_spend(self, tenant_id: str, day: date, tokens: int, cost_usd: float) -> None:
+        """Add a delta to the day's spend (negative to give back part of a reservation)."""
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         stmt = insert(TenantSpend).values(
             tenant_id=tenant_id, day=day, tokens=tokens, cost_usd=cost_usd

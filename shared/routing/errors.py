@@ -52,6 +52,13 @@ class ProviderResponseError(ProviderError):
     truncated). Not retried: the next sample is as likely to fail and costs as much."""
 
 
+class BudgetExhausted(CairnError):
+    """A call's estimated cost does not fit under the tenant's daily cap (or the ledger
+    could not be read); nothing was sent."""
+
+    retriable = False
+
+
 class BreakerOpen(ProviderError):
     """The endpoint's circuit breaker is open; no request was sent."""
 

@@ -26,6 +26,21 @@ class ModelPrice(BaseModel):
     input_per_mtok: float = Field(0.0, ge=0)
     output_per_mtok: float = Field(0.0, ge=0)
     per_image: float = Field(0.0, ge=0)
+    # Per image by "<quality>:<size>" or "<size>"; `per_image` when nothing here matches.
+    images: dict[str, float] = Field(default_factory=dict)
+
+    def image_price(self, size: str | None, quality: str | None) -> float:
+        """USD for one image; an unknown quality costs as the dearest of its size."""
+        if size and quality and f"{quality}:{size}" in self.images:
+            return self.images[f"{quality}:{size}"]
+        if size and size in self.images:
+            return self.images[size]
+        same_size = [v for k, v in self.images.items() if size and k.endswith(f":{size}")]
+        if same_size:
+            return max(same_size)
+        if self.per_image or not self.images:
+            return self.per_image
+        return max(self.images.values())
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class EndpointConfig:
     model: str
     image_model: str | None
     image_size: str
+    image_quality: str | None
     timeout_s: float
     image_timeout_s: float
     max_output_tokens: int
@@ -68,6 +84,12 @@ class RoutingSettings(CairnBaseSettings):
     openai_model: str = Field(c.DEFAULT_OPENAI_MODEL, alias="OPENAI_MODEL")
     openai_image_model: str = Field(c.DEFAULT_OPENAI_IMAGE_MODEL, alias="OPENAI_IMAGE_MODEL")
     openai_image_size: str = Field(c.DEFAULT_IMAGE_SIZE, alias="OPENAI_IMAGE_SIZE")
+    openai_image_quality: str | None = Field(
+        None,
+        alias="OPENAI_IMAGE_QUALITY",
+        description="Image quality asked for (low, medium, high; unset: the API's default, "
+        "priced as the dearest).",
+    )
     openai_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="OPENAI_TIMEOUT_S")
     openai_image_timeout_s: float = Field(
         c.DEFAULT_IMAGE_TIMEOUT_S, gt=0, alias="OPENAI_IMAGE_TIMEOUT_S"
@@ -103,6 +125,14 @@ class RoutingSettings(CairnBaseSettings):
     tenant_daily_tokens: int | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_TOKENS")
     tenant_daily_usd: float | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_USD")
     prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="CAIRN_PRICES")
+    # Off: an external model missing from the price table is not called (`unpriced_model`),
+    # so no spend goes unmetered.
+    allow_unpriced: bool = Field(
+        False,
+        alias="CAIRN_ALLOW_UNPRICED_MODELS",
+        description="Call external models missing from the price table (charged tokens, "
+        "0 USD); off: they are skipped as unpriced_model.",
+    )
 
     _split = field_validator("tiers", "local_languages", "escalate_quality_hints", mode="before")(
         _split_csv
@@ -117,7 +147,7 @@ class RoutingSettings(CairnBaseSettings):
     @field_validator("prices", mode="after")
     @classmethod
     def _merge_default_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
-        merged = {name: ModelPrice(**price) for name, price in c.DEFAULT_PRICES.items()}
+        merged = {name: ModelPrice.model_validate(p) for name, p in c.DEFAULT_PRICES.items()}
         merged.update(value)
         return merged
 
@@ -161,6 +191,7 @@ class RoutingSettings(CairnBaseSettings):
                         model=self.openai_model,
                         image_model=self.openai_image_model,
                         image_size=self.openai_image_size,
+                        image_quality=self.openai_image_quality,
                         timeout_s=self.openai_timeout_s,
                         image_timeout_s=self.openai_image_timeout_s,
                         max_output_tokens=self.max_output_tokens,
@@ -178,6 +209,7 @@ class RoutingSettings(CairnBaseSettings):
                         model=self.selfhosted_model or "",
                         image_model=None,
                         image_size=self.openai_image_size,
+                        image_quality=None,
                         timeout_s=self.selfhosted_timeout_s,
                         image_timeout_s=self.selfhosted_timeout_s,
                         max_output_tokens=self.max_output_tokens,

@@ -109,10 +109,11 @@ async def test_selfhosted_tier_comes_before_openai(make_router, server: FakeOpen
             CAIRN_TIERS="local,selfhosted,openai",
             SELFHOSTED_BASE_URL=selfhosted.base_url,
             SELFHOSTED_MODEL="qwen2.5-7b-instruct",
+            CAIRN_PRICES='{"qwen2.5-7b-instruct": {}}',
         )
         outcome = await router.route(FakeTask(confidence=-9))
         assert outcome.tier == "selfhosted" and outcome.model == "qwen2.5-7b-instruct"
-        assert outcome.cost_usd == 0.0, "no price for the self-hosted model"
+        assert outcome.cost_usd == 0.0, "priced as free"
         assert len(selfhosted.requests) == 1 and server.requests == []
         auth = selfhosted.requests[0].headers["authorization"]
         assert auth == "Bearer unused", "the OpenAI key never goes to another endpoint"
