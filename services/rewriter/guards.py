@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from schemas.rewrite import Tone, WritingOperation
-from services.rewriter import entities, policy, shapes
+from services.rewriter import policy, roles, shapes
 from services.rewriter.edits import edit_ratio
+from shared.verification import fluency, leakage, polarity
+from shared.verification import tone as tones
+from shared.verification.facts import Entity, EntityKind, extract, words
+from shared.verification.grounding import Sources
+from shared.verification.vocabulary import MONTHS, RELATIVE_DAYS, WEEKDAYS
 
 _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'’]+|\d+")
 # fmt: off
@@ -40,6 +45,9 @@ _SPELLING_SIMILARITY = 0.6
 
 SpellingCounter = Callable[[str], int]
 
+# Every word the date extractor knows: a misspelling of one of them is not a new fact.
+DATE_WORDS = frozenset((*MONTHS, *WEEKDAYS, *RELATIVE_DAYS))
+
 
 def verify(
     operation: WritingOperation,
@@ -47,19 +55,31 @@ def verify(
     source: str,
     output: str,
     spelling_errors: SpellingCounter | None = None,
+    *,
+    instructions: Sequence[str] = (),
+    english: bool = True,
 ) -> str | None:
-    """The first guard that rejects `output`, as a reason; None if every guard passes."""
+    """The first guard that rejects `output`, as a reason; None if every guard passes.
+
+    `instructions` are the prompt texts the model saw (none of their phrases may reach the
+    user); `english` says whether the English word lists of the tone check apply.
+    """
     if not output.strip():
         return "empty output"
-    checks = (
-        _shape(operation, output),
-        _length(operation, tone, source, output),
-        _facts(operation, source, output),
-        _roles(source, output),
-        _grounding(operation, source, output),
-        _proofread_scope(operation, source, output, spelling_errors),
+    checks: tuple[Callable[[], str | None], ...] = (
+        lambda: leakage.problem(source, output, instructions),
+        lambda: _shape(operation, output),
+        lambda: _length(operation, tone, source, output),
+        lambda: _facts(operation, source, output),
+        lambda: _roles(source, output),
+        lambda: _polarity(operation, source, output),
+        lambda: _grounding(operation, source, output),
+        lambda: _proofread_scope(operation, source, output, spelling_errors),
+        lambda: _fluency(operation, source, output),
+        lambda: _tone(operation, tone, source, output, english),
     )
-    return next((problem for problem in checks if problem is not None), None)
+    # Lazily, in order: the first rejection is the reason, and later checks cost nothing.
+    return next((problem for check in checks if (problem := check()) is not None), None)
 
 
 def length_bounds(operation: WritingOperation, tone: Tone | None) -> policy.LengthBounds:
@@ -91,40 +111,94 @@ def _length(operation: WritingOperation, tone: Tone | None, source: str, output:
 
 
 def _facts(operation: WritingOperation, source: str, output: str) -> str | None:
+    """No invented fact; for a proofread or rewrite, no dropped one either.
+
+    Facts are compared by meaning, not spelling (`shared.verification.facts`): "3pm" and
+    "15:00", "Fri" and "Friday", "two" and "2", "$20" and "20 dollars" are the same fact.
+    """
     if operation is WritingOperation.INSTRUCTION:
         return None  # a free-form instruction may ask for new facts; the remote tier owns it
-    src, out = entities.facts(source), entities.facts(output)
-    src_words, out_words = entities.words_lower(source), entities.words_lower(output)
-    invented: dict[str, set[str] | frozenset[str]] = {
-        "number": out.numbers - src.numbers,
-        "date": out.dates - src.dates,
-        # Names are compared against every input word: a sentence-initial name is not
-        # extracted as a name but is still in the input.
-        "name": out.names - src_words,
-    }
+    src_words, out_words = set(words(source)), set(words(output))
+    src_facts, out_facts = Sources.of([source]), Sources.of([output])
+    by_grammar = _grammar_capitalised(output)
+    invented = [
+        e
+        for e in extract(output)
+        if not _grounded(e, src_facts, src_words)
+        and not (e.kind is EntityKind.NAME and e.text in by_grammar)
+    ]
     if operation is WritingOperation.PROOFREAD:
         # A proofread may fix a misspelt date or name ("tomorow" -> "tomorrow"): that is a
         # correction of an input word, not a new fact. Numbers get no such tolerance.
         # The misspelling must not itself be a valid date or name ("Tuesday" -> "Thursday").
-        misspelt = {
-            "date": src_words - entities.DATE_WORDS,
-            "name": src_words - src.names,
-        }
-        for kind, candidates in misspelt.items():
-            invented[kind] = {v for v in invented[kind] if not _misspelt_in(v, candidates)}
-    for kind, values in invented.items():
-        if values:
-            return f"invented {kind}: {', '.join(sorted(values))}"
+        src_names = {w for e in extract(source) for w in e.text.lower().split()}
+        misspelt = src_words - DATE_WORDS - src_names
+        invented = [
+            e
+            for e in invented
+            if e.kind not in (EntityKind.DATE, EntityKind.NAME)
+            or not all(_misspelt_in(w, misspelt) for w in e.text.lower().split())
+        ]
+    if invented:
+        return _fact_reason("invented", invented)
     if operation in policy.KEEPS_ALL_FACTS:
-        dropped = {
-            "number": src.numbers - out.numbers,
-            "date": src.dates - out.dates,
-            "name": src.names - out_words,
-        }
-        for kind, values in dropped.items():
-            if values:
-                return f"dropped {kind}: {', '.join(sorted(values))}"
+        src_grammar = _grammar_capitalised(source)
+        dropped = [
+            e
+            for e in extract(source)
+            if e.kind is not EntityKind.SPEAKER
+            and not _grounded(e, out_facts, out_words)
+            and not (e.kind is EntityKind.NAME and e.text in src_grammar)
+        ]
+        if dropped:
+            return _fact_reason("dropped", dropped)
     return None
+
+
+def _grounded(entity: Entity, facts: Sources, known: set[str]) -> bool:
+    if entity.kind is EntityKind.NAME:
+        # Word by word: a rewrite may reorder a capitalised run ("Monday Meeting Agenda" ->
+        # "the agenda of Monday's meeting"); each word must still be there.
+        return all(w in known for w in words(entity.text))
+    return facts.grounds(entity)
+
+
+# A capitalised word at the start of a sentence, line, list item or table cell is
+# capitalised for grammar ("| Item | Quantity |", "- Bring wine"), not because it names.
+_LINE_START_WORD = re.compile(r"(?:^|[.!?:|\n#*•>]|\s-)\s*([A-Z][\w'’-]*)")
+
+
+def _grammar_capitalised(text: str) -> set[str]:
+    return {m.group(1) for m in _LINE_START_WORD.finditer(text)}
+
+
+def _fact_reason(what: str, found: Sequence[Entity]) -> str:
+    first = found[0]
+    values = sorted({e.text for e in found if e.kind is first.kind})
+    return f"{what} {first.kind.value}: {', '.join(values)}"
+
+
+def _polarity(operation: WritingOperation, source: str, output: str) -> str | None:
+    if operation not in policy.KEEPS_ALL_FACTS:
+        return None  # a summary or list may leave out a negated detail with the rest of it
+    return polarity.problem(source, output)
+
+
+def _fluency(operation: WritingOperation, source: str, output: str) -> str | None:
+    if operation in (WritingOperation.TABLE, WritingOperation.LIST, WritingOperation.INSTRUCTION):
+        return None  # rows and items repeat their labels by design
+    if fluency.problem(source) is not None:
+        return None  # the text repeats itself; a faithful output may too
+    return fluency.problem(output)
+
+
+def _tone(
+    operation: WritingOperation, tone: Tone | None, source: str, output: str, english: bool
+) -> str | None:
+    if operation is not WritingOperation.REWRITE:
+        return None
+    kind = tones.ToneKind((tone or Tone.PROFESSIONAL).value)
+    return tones.problem(kind, source, output, english=english)
 
 
 def _shared(words: set[str], other: set[str], fuzzy: bool) -> int:
@@ -145,13 +219,13 @@ def _roles(source: str, output: str) -> str | None:
     "I owe you" -> "You owe me" keeps both persons but moves the first person from subject
     to object; that is the swap the small model produced on "professional" rewrites.
     """
-    src, out = entities.facts(source).roles, entities.facts(output).roles
+    src, out = roles.roles(source), roles.roles(output)
     introduced_persons = {p for p, _ in out} - {p for p, _ in src}
     if introduced_persons:
         return f"speaker roles changed: output adds {', '.join(sorted(introduced_persons))} person"
-    for person in entities.Person:
-        gained = {c for p, c in out - src if p is person and c is not entities.Case.ANY}
-        lost = {c for p, c in src - out if p is person and c is not entities.Case.ANY}
+    for person in roles.Person:
+        gained = {c for p, c in out - src if p is person and c is not roles.Case.ANY}
+        lost = {c for p, c in src - out if p is person and c is not roles.Case.ANY}
         if gained and lost:
             return (
                 f"speaker roles swapped: {person} person moved from "

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from schemas.summarize import Notification, NotificationSummary
 from schemas.topics import Feature
-from services.summarizer.grounding import Sources, check
+from shared.verification.grounding import Sources, check
 from shared.messaging.handler import StateReader
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.summarize import Notification
-from services.summarizer.grounding import Sources
+from shared.verification.grounding import Sources
 
 
 def in_time_order(notifications: Sequence[Notification]) -> list[Notification]:

@@ -16,7 +16,7 @@ from schemas.summarize import Notification, NotificationStack
 from schemas.topics import Feature
 from services.summarizer import prompts
 from services.summarizer.draft import SummaryDraft, tidy
-from services.summarizer.grounding import Sources, check
+from shared.verification.grounding import Sources, check
 from services.summarizer.settings import SummarizerSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason

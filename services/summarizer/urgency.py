@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.summarize import Notification, RankedNotification, Urgency
-from services.summarizer.entities import EntityKind, extract
+from shared.verification.facts import EntityKind, extract
 from services.summarizer.stack import line, who
 
 # A time mentioned for today counts as "soon" when it is at most this far ahead.

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.envelope import QualityHint, ResultStatus
 from schemas.summarize import NotificationCategory, NotificationSummary
-from services.summarizer.grounding import check
+from shared.verification.grounding import check
 from services.summarizer.handler import SummarizeHandler
 from services.summarizer.settings import AI_LABEL, EXTRACTIVE_LABEL, SummarizerSettings
 from services.summarizer.stack import sources_of

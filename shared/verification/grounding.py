@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from services.summarizer.entities import Entity, EntityKind, extract, normalise_text, words
+from shared.verification.facts import Entity, EntityKind, extract, normalise_text, words
 
 # Longest capitalised run looked up as a phrase; longer runs are rare and checked word by word.
 _MAX_PHRASE_WORDS = 6
