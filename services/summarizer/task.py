@@ -16,11 +16,12 @@ from schemas.summarize import Notification, NotificationStack
 from schemas.topics import Feature
 from services.summarizer import prompts
 from services.summarizer.draft import SummaryDraft, tidy
-from shared.verification.grounding import Sources, check
 from services.summarizer.settings import SummarizerSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
+from shared.verification import attribution, fluency, leakage, perspective
+from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +161,27 @@ class SummaryTask(EnvelopeFields):
         return prompts.local_messages(self._notifications, self.max_chars, self._previous, rejected)
 
 
-def verify_summary(summary: str, sources: Sources, max_chars: int) -> str | None:
-    """The faithfulness guard plus the length cap; None means publishable."""
+def verify_summary(
+    summary: str, sources: Sources, max_chars: int, *, generated: bool = True
+) -> str | None:
+    """The faithfulness guard plus the length cap; None means publishable.
+
+    A generated summary must also read as one: no repetition, third person, and each claim
+    attributed to the right person in the right mood. An extractive one (`generated=False`)
+    quotes the notifications ("Anna: I'll be late."), so only the facts and the cap apply.
+    """
     if not summary.strip():
         return "empty summary"
     if len(summary) > max_chars:
         return f"summary has {len(summary)} characters, cap is {max_chars}"
     report = check(summary, sources)
-    return None if report.ok else f"not in the notifications: {report.describe()}"
+    if not report.ok:
+        return f"not in the notifications: {report.describe()}"
+    if not generated:
+        return None
+    return (
+        leakage.problem(" ".join(m.text for m in sources.messages), summary, prompts.INSTRUCTIONS)
+        or fluency.problem(summary)
+        or perspective.problem(summary, [m.text for m in sources.messages])
+        or attribution.problem(summary, sources.messages)
+    )

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from shared.verification.attribution import Message
 from shared.verification.facts import Entity, EntityKind, extract, normalise_text, words
 
 # Longest capitalised run looked up as a phrase; longer runs are rare and checked word by word.
@@ -40,12 +41,16 @@ class Sources:
 
     keys: dict[EntityKind, set[Hashable]] = field(default_factory=dict)
     phrases: set[tuple[str, ...]] = field(default_factory=set)
+    messages: tuple[Message, ...] = ()
 
     @classmethod
-    def of(cls, texts: Iterable[str], counts: Iterable[int] = ()) -> Sources:
+    def of(
+        cls, texts: Iterable[str], counts: Iterable[int] = (), messages: Iterable[Message] = ()
+    ) -> Sources:
         """Facts of `texts`; `counts` are numbers a summary may state without quoting them
-        (how many notifications, how many senders)."""
-        sources = cls(keys={kind: set() for kind in EntityKind})
+        (how many notifications, how many senders); `messages` (who wrote what) are kept for
+        the attribution check."""
+        sources = cls(keys={kind: set() for kind in EntityKind}, messages=tuple(messages))
         numbers = sources.keys[EntityKind.NUMBER]
         numbers.update(Decimal(c) for c in counts)
         for text in texts:
