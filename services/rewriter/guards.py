@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from schemas.rewrite import Tone, WritingOperation
 from services.rewriter import policy, roles, shapes
-from services.rewriter.edits import edit_ratio
+from services.rewriter.edits import diff, edit_ratio
 from shared.verification import fluency, leakage, polarity
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
@@ -265,7 +265,51 @@ def _proofread_scope(
         return f"rewrote instead of proofreading: {ratio:.0%} of words changed"
     if spelling_errors is not None and spelling_errors(output) > spelling_errors(source):
         return "introduced spelling errors"
+    return _proofread_meaning(source, output)
+
+
+# fmt: off
+# Words a proofread may add, drop or swap without touching the meaning.
+_FUNCTION_WORDS = _STOPWORDS | frozenset((
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "by", "with", "from", "as", "is",
+    "are", "was", "were", "be", "been", "has", "have", "had", "do", "does", "did", "will",
+    "would", "can", "could", "should", "shall", "may", "might", "must", "that", "which",
+    "who", "whom", "whose", "than", "then", "there", "their", "they're", "its", "it's",
+    "your", "you're", "were", "we're", "where", "too", "two", "under", "over", "into",
+    "onto", "upon", "about", "and", "or", "but", "so", "not", "very", "much", "many",
+    "more", "most", "some", "any", "this", "these", "those", "it", "he", "she", "they",
+    "we", "i", "me", "him", "her", "them", "us", "my", "his", "our", "s", "t", "am",
+))
+# fmt: on
+# How close a replacement word must be to the word it corrects ("finish" -> "finished").
+_CORRECTION_SIMILARITY = 0.75
+
+
+def _proofread_meaning(source: str, output: str) -> str | None:
+    """A proofread corrects words; it does not replace them with other words.
+
+    Each changed span's new content words must be a correction of a word it replaces: close
+    in spelling ("recieve" -> "receive"), an expansion ("tmrw" -> "tomorrow"), or a word the
+    text already has (a reordering). "undernearth" -> "under the earth" is none of these.
+    """
+    src_words = {w.lower() for w in _CONTENT_WORD.findall(source)}
+    for change in diff(source, output):
+        replaced = [w.lower() for w in _CONTENT_WORD.findall(change.original)]
+        for word in (w.lower() for w in _CONTENT_WORD.findall(change.replacement)):
+            if word in _FUNCTION_WORDS or word in src_words or word.isdigit():
+                continue
+            if not any(_corrects(old, word) for old in replaced):
+                return "proofread changed the meaning of a word"
     return None
+
+
+def _corrects(old: str, new: str) -> bool:
+    if difflib.SequenceMatcher(a=old, b=new).ratio() >= _CORRECTION_SIMILARITY:
+        return True
+    if new.startswith(old) or old.startswith(new):
+        return True  # "gonna" -> "going", "finish" -> "finishing"
+    letters = iter(new)
+    return len(old) >= 2 and all(ch in letters for ch in old)  # "tmrw" -> "tomorrow"
 
 
 def content_words(text: str) -> set[str]:

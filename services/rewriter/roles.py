@@ -40,7 +40,9 @@ _PRONOUNS: dict[str, tuple[Person, Case]] = {
 }
 _CONTRACTIONS = {"i'm": "i", "i'll": "i", "i've": "i", "i'd": "i", "we're": "we",
                  "we'll": "we", "we've": "we", "we'd": "we", "you're": "you",
-                 "you'll": "you", "you've": "you", "you'd": "you"}  # fmt: skip
+                 "you'll": "you", "you've": "you", "you'd": "you",
+                 # Chat spellings: "u" is "you" as much as "you" is.
+                 "u": "you", "ur": "your", "im": "i", "ive": "i", "ill": "i"}  # fmt: skip
 
 
 def roles(text: str) -> frozenset[tuple[Person, Case]]:
