@@ -71,7 +71,7 @@ def verify(
         lambda: _shape(operation, output),
         lambda: _length(operation, tone, source, output),
         lambda: _facts(operation, source, output),
-        lambda: _roles(source, output),
+        lambda: _roles(operation, source, output),
         lambda: _polarity(operation, source, output),
         lambda: _grounding(operation, source, output),
         lambda: _proofread_scope(operation, source, output, spelling_errors),
@@ -159,8 +159,18 @@ def _grounded(entity: Entity, facts: Sources, known: set[str]) -> bool:
     if entity.kind is EntityKind.NAME:
         # Word by word: a rewrite may reorder a capitalised run ("Monday Meeting Agenda" ->
         # "the agenda of Monday's meeting"); each word must still be there.
-        return all(w in known for w in words(entity.text))
+        parts = words(entity.text)
+        # "wifi" and "Wi-Fi", "e-mail" and "email" are one word written two ways.
+        return all(w in known for w in parts) or "".join(parts) in known
+    if entity.kind is EntityKind.NUMBER and (dotted := _DOTTED_TIME.fullmatch(entity.text)):
+        # "7.45" in chat is a time as often as a number: either reading may survive.
+        minutes = int(dotted.group(1)) * 60 + int(dotted.group(2))
+        as_time = Entity(EntityKind.TIME, entity.text, frozenset({minutes, minutes + 720}))
+        return facts.grounds(entity) or facts.grounds(as_time)
     return facts.grounds(entity)
+
+
+_DOTTED_TIME = re.compile(r"([01]?\d|2[0-3])\.([0-5]\d)")
 
 
 # A capitalised word at the start of a sentence, line, list item or table cell is
@@ -213,14 +223,21 @@ def _misspelt_in(word: str, words: set[str]) -> bool:
     return bool(difflib.get_close_matches(word, words, n=1, cutoff=_SPELLING_SIMILARITY))
 
 
-def _roles(source: str, output: str) -> str | None:
+def _roles(operation: WritingOperation, source: str, output: str) -> str | None:
     """Who speaks to whom must not change: no new person, no swapped case of a person.
 
     "I owe you" -> "You owe me" keeps both persons but moves the first person from subject
     to object; that is the swap the small model produced on "professional" rewrites.
     """
-    src, out = roles.roles(source), roles.roles(output)
+    src, out = roles.roles(source), roles.roles(roles.without_formulas(output))
     introduced_persons = {p for p, _ in out} - {p for p, _ in src}
+    # A tone rewrite may address the reader where the source did not ("Could you..."), and
+    # may restore the "I" that chat drops ("cant make it" -> "I can't make it"); a proofread
+    # adds no one, and a neutral text does not gain a writer ("I finished the report").
+    if operation is not WritingOperation.PROOFREAD:
+        introduced_persons.discard(roles.Person.SECOND)
+        if tones.formality(source) < 0:
+            introduced_persons.discard(roles.Person.FIRST)
     if introduced_persons:
         return f"speaker roles changed: output adds {', '.join(sorted(introduced_persons))} person"
     for person in roles.Person:
@@ -241,8 +258,9 @@ def _grounding(operation: WritingOperation, source: str, output: str) -> str | N
     src, out = content_words(source), content_words(output)
     if not src or not out:
         return None
-    # A proofread fixes spellings, so there a close variant of a word counts as the word.
-    fuzzy = operation is WritingOperation.PROOFREAD
+    # A proofread fixes spellings and a rewrite expands chat spellings ("u", "pls", "sent"
+    # for "send"), so there a close variant of a word counts as the word.
+    fuzzy = operation in (WritingOperation.PROOFREAD, WritingOperation.REWRITE)
     support = _shared(out, src, fuzzy) / len(out)
     coverage = _shared(src, out, fuzzy) / len(src)
     if support < required.support:
@@ -260,7 +278,7 @@ def _proofread_scope(
 ) -> str | None:
     if operation is not WritingOperation.PROOFREAD:
         return None
-    ratio = edit_ratio(source, output)
+    ratio = _rewritten_share(source, output)
     if ratio > policy.MAX_PROOFREAD_EDIT_RATIO:
         return f"rewrote instead of proofreading: {ratio:.0%} of words changed"
     if spelling_errors is not None and spelling_errors(output) > spelling_errors(source):
@@ -301,6 +319,24 @@ def _proofread_meaning(source: str, output: str) -> str | None:
             if not any(_corrects(old, word) for old in replaced):
                 return "proofread changed the meaning of a word"
     return None
+
+
+def _rewritten_share(source: str, output: str) -> float:
+    """Share of the source's words a proofread replaced by something that is not their
+    correction; case, punctuation and corrections ("u" -> "you") do not count."""
+    src = [w.lower() for w in _CONTENT_WORD.findall(source)]
+    out = [w.lower() for w in _CONTENT_WORD.findall(output)]
+    if not src:
+        return edit_ratio(source, output)
+    changed = 0
+    matcher = difflib.SequenceMatcher(a=src, b=out, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        old, new = src[i1:i2], out[j1:j2]
+        corrected = sum(1 for a, b in zip(old, new, strict=False) if _corrects(a, b))
+        changed += max(len(old), len(new)) - corrected
+    return changed / len(src)
 
 
 def _corrects(old: str, new: str) -> bool:

@@ -42,7 +42,7 @@ _CONTRACTIONS = {"i'm": "i", "i'll": "i", "i've": "i", "i'd": "i", "we're": "we"
                  "we'll": "we", "we've": "we", "we'd": "we", "you're": "you",
                  "you'll": "you", "you've": "you", "you'd": "you",
                  # Chat spellings: "u" is "you" as much as "you" is.
-                 "u": "you", "ur": "your", "im": "i", "ive": "i", "ill": "i"}  # fmt: skip
+                 "u": "you", "ur": "your", "im": "i", "ive": "i"}  # fmt: skip
 
 
 def roles(text: str) -> frozenset[tuple[Person, Case]]:
@@ -54,3 +54,19 @@ def roles(text: str) -> frozenset[tuple[Person, Case]]:
         if role is not None:
             found.add(role)
     return frozenset(found)
+
+
+# Courtesy formulas a tone rewrite adds ("let me know", "if you have any questions"): they
+# name the writer or the reader without changing who does what to whom.
+_FORMULAS = re.compile(
+    r"\b(?:please )?(?:let (?:me|us) know|feel free to (?:reach out|contact (?:me|us))|"
+    r"(?:do not|don't) hesitate to (?:contact|reach) (?:me|us)|if you have any (?:questions|"
+    r"concerns)|(?:i )?hope (?:you are|you're|that works for you|this helps)|thank you|"
+    r"thanks (?:so much|a lot)?|see you (?:then|soon|there)|i appreciate it)\b",
+    re.IGNORECASE,
+)
+
+
+def without_formulas(text: str) -> str:
+    """`text` with its courtesy formulas blanked, for the role comparison."""
+    return _FORMULAS.sub(" ", text)

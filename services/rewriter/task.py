@@ -152,6 +152,7 @@ class WritingTask(EnvelopeFields):
             self.payload.text,
             result.text,
             self._checker.spelling_errors,
+            instructions=prompts.INSTRUCTION_TEXTS,
         )
 
     @property

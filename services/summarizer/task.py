@@ -179,9 +179,11 @@ def verify_summary(
         return f"not in the notifications: {report.describe()}"
     if not generated:
         return None
+    texts = [m.text for m in sources.messages]
+    conversation = len({m.speaker for m in sources.messages}) > 1
     return (
-        leakage.problem(" ".join(m.text for m in sources.messages), summary, prompts.INSTRUCTIONS)
+        leakage.problem(" ".join(texts), summary, prompts.INSTRUCTIONS)
         or fluency.problem(summary)
-        or perspective.problem(summary, [m.text for m in sources.messages])
+        or perspective.problem(summary, texts, conversation=conversation)
         or attribution.problem(summary, sources.messages)
     )

@@ -42,6 +42,10 @@ class _Sentence:
 _CLAUSE_BREAK = re.compile(r";|,?\s+(?:and|but|while|whereas|although|though|so)\s+|,\s+")
 # A clause needs this many shared content stems with a sentence to be aligned to it.
 MIN_SHARED = 1
+# The actor's own best sentence may share this many fewer stems than the best of anybody's.
+ALIGN_SLACK = 1
+# An answer this short ("I will", "Yes, done") borrows the words of the question before it.
+SHORT_ANSWER_WORDS = 3
 _SECOND_PERSON = frozenset(("you", "your", "you're", "you'll", "you've", "u", "ur"))
 
 
@@ -49,25 +53,50 @@ def problem(summary: str, messages: Sequence[Message]) -> str | None:
     """The first misattributed or mis-moded clause of `summary`, or None."""
     if not messages:
         return None
-    speakers = {_name_key(m.speaker): m.speaker for m in messages if m.speaker.strip()}
-    source = [s for m in messages for s in _sentences_of(m)]
+    speakers = {_name_key(m.speaker) for m in messages if m.speaker.strip()}
+    source = _source_sentences(messages)
+    actor: str | None = None
     for clause in _clauses(summary):
         words = tokens(clause)
-        actor = _actor(words, speakers)
-        best = _aligned(clause, words, actor, source)
-        if not best:
-            continue
+        # "Priya is late and ordered pad thai": the second clause is still Priya's.
+        inherits = actor is not None and clause[:1].islower() and words[:1] != ["the"]
+        actor = actor if inherits else _actor(clause, words, speakers)
+        stems = {_lemma(w) for w in words if w not in STOPWORDS} - set((actor or "").split())
+        scored = [(len(stems & s.stems), s) for s in source]
+        top = max(score for score, _ in scored)
+        if top < MIN_SHARED:
+            continue  # nothing to align with: the fact checks judge this clause
+        candidates = scored
+        if actor is not None:
+            # The actor must have said (or be named in, or be addressed by) a sentence about
+            # this clause, and one nearly as close as the closest sentence of anybody.
+            candidates = [(score, s) for score, s in scored if _may_be_actor(actor, s)]
+            own = max((score for score, _ in candidates), default=0)
+            if own < MIN_SHARED or own + ALIGN_SLACK < top:
+                return "attributes a message to the wrong person"
+            top = own
         reported = mood.summary_clause(clause)
-        verdicts = [_judge(actor, reported, sentence) for sentence in best]
-        if all(verdicts):
+        verdicts = [mood.conflict(reported, s.clause) for score, s in candidates if score == top]
+        if verdicts and all(verdicts):
             return verdicts[0]
+        if reported.mood is mood.Mood.DID and not reported.negated:
+            problem = _undone_deed(clause, source)
+            if problem:
+                return problem
     return None
 
 
-def _judge(actor: str | None, reported: mood.Clause, sentence: _Sentence) -> str | None:
-    if actor is not None and not _may_be_actor(actor, sentence):
-        return "attributes a message to the wrong person"
-    return mood.conflict(reported, sentence.clause)
+def _undone_deed(clause: str, source: list[_Sentence]) -> str | None:
+    """A deed the summary reports whose verb the messages use only in requests or plans:
+    "You confirmed your appointment" when the clinic wrote "Reply C to confirm"."""
+    for verb in mood.deeds(clause):
+        base = stem(verb)
+        moods = {s.clause.mood for s in source if base in s.stems}
+        if moods and mood.Mood.DID not in moods and mood.Mood.STATE not in moods:
+            if mood.Mood.ASKED in moods:
+                return "reports a request as done"
+            return "reports a plan as done"
+    return None
 
 
 def _may_be_actor(actor: str, sentence: _Sentence) -> bool:
@@ -79,18 +108,31 @@ def _may_be_actor(actor: str, sentence: _Sentence) -> bool:
     return sentence.addresses_other
 
 
-def _aligned(
-    clause: str, words: list[str], actor: str | None, source: list[_Sentence]
-) -> list[_Sentence]:
-    """The sentences sharing the most content stems with the clause (ties all kept)."""
-    stems = {_lemma(w) for w in words if w not in STOPWORDS}
-    if actor is not None:
-        stems -= set(actor.split())
-    scored = [(len(stems & s.stems), s) for s in source]
-    top = max((score for score, _ in scored), default=0)
-    if top < MIN_SHARED:
-        return []
-    return [s for score, s in scored if score == top]
+def _source_sentences(messages: Sequence[Message]) -> list[_Sentence]:
+    """Every clause of every message; a short answer ("I will.", "Yes!") to another
+    speaker's question takes the question's words, so "Tariq will bring the drinks" aligns
+    with Tariq's "I will" after "Who's bringing the drinks?"."""
+    found: list[_Sentence] = []
+    for message in messages:
+        sentences_here = _sentences_of(message)
+        previous = found[-1] if found else None
+        if (
+            sentences_here
+            and previous is not None
+            and previous.speaker != message.speaker
+            and previous.text.rstrip().endswith("?")
+            and len(tokens(sentences_here[0].text)) <= SHORT_ANSWER_WORDS
+        ):
+            answer = sentences_here[0]
+            sentences_here[0] = _Sentence(
+                speaker=answer.speaker,
+                text=answer.text,
+                stems=answer.stems | previous.stems,
+                clause=answer.clause,
+                addresses_other=answer.addresses_other,
+            )
+        found.extend(sentences_here)
+    return found
 
 
 def _sentences_of(message: Message) -> list[_Sentence]:
@@ -123,13 +165,37 @@ def _clauses(summary: str) -> list[str]:
     ]
 
 
-def _actor(words: list[str], speakers: dict[str, str]) -> str | None:
-    """The speaker a clause opens with ("Anna asks...", "#Person2# says..."), if any."""
-    head = " ".join(words[:4])
+def _actor(clause: str, words: list[str], speakers: set[str]) -> str | None:
+    """Who a clause opens with: a speaker ("Anna asks...", "#Person2# says...") or another
+    person named first ("Bob moved dinner..."); None for "Your parcel is...", "The deposit...".
+    """
+    plain = [w.removesuffix("'s") for w in words]
+    head = " ".join(plain[:4])
     for key in sorted(speakers, key=len, reverse=True):
         if head == key or head.startswith(key + " "):
             return key
+    first = clause.lstrip(" \"'“(#*-")
+    if plain and first[:1].isupper() and plain[0] not in _NOT_ACTORS and _ends_name(first):
+        return plain[0]
     return None
+
+
+def _ends_name(text: str) -> bool:
+    """Whether the first word of `text` is a name (capitalised, then a verb or possessive)."""
+    match = re.match(r"[A-Z][a-z]+(?:'s)?\s+([a-z]+)", text)
+    return match is not None
+
+
+# Capitalised clause openers that are not people.
+# fmt: off
+_NOT_ACTORS = frozenset((
+    "the", "a", "an", "your", "you", "his", "her", "their", "our", "my", "this", "that",
+    "these", "those", "it", "there", "school", "dinner", "lunch", "breakfast", "reminder",
+    "payment", "delivery", "flight", "train", "meeting", "classes", "class", "today",
+    "tomorrow", "tonight", "yesterday", "everyone", "nobody", "someone", "driver", "call",
+    "please", "if", "when", "and", "but", "so", "both", "all", "no", "not",
+))
+# fmt: on
 
 
 def _name_key(name: str) -> str:

@@ -28,9 +28,9 @@ def problem(text: str) -> str | None:
         if words in seen:
             return "repeats a sentence"
         seen.add(words)
-    words = tokens(text)
+    all_words = tokens(text)
     grams = Counter(
-        tuple(words[i : i + REPEATED_NGRAM]) for i in range(len(words) - REPEATED_NGRAM + 1)
+        tuple(all_words[i : i + REPEATED_NGRAM]) for i in range(len(all_words) - REPEATED_NGRAM + 1)
     )
     if grams and grams.most_common(1)[0][1] > 1:
         return f"repeats a phrase of {REPEATED_NGRAM} words"

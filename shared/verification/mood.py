@@ -27,6 +27,7 @@ class Mood(StrEnum):
 class Clause:
     mood: Mood
     negated: bool
+    open_question: bool = False  # "Who is bringing the drinks?": asks, answers nothing
 
 
 # fmt: off
@@ -50,8 +51,13 @@ _REQUEST_OPENERS = (
     ("do", "you"), ("did", "you"), ("are", "you"), ("have", "you"), ("please",), ("pls",),
     ("plz",), ("kindly",), ("remember", "to"), ("don't", "forget"), ("dont", "forget"),
     ("could", "we"), ("can", "we"), ("shall", "we"), ("should", "we"), ("let's",), ("lets",),
-    ("would", "it"), ("is", "it"), ("mind",), ("any", "chance"),
+    ("would", "it"), ("is", "it"), ("mind",), ("any", "chance"), ("i'd", "like"),
+    ("i", "would", "like"), ("we'd", "like"), ("we", "would", "like"), ("could", "i"),
+    ("can", "i"), ("may", "i"), ("i", "need", "you"), ("need", "you"),
 )
+_WH_WORDS = frozenset(("who", "what", "which", "when", "where", "whose", "whom"))
+# Anywhere in a sentence, these make it a request ("order for me please").
+_REQUEST_WORDS = frozenset(("please", "pls", "plz", "kindly"))
 _REPORTED_REQUEST = frozenset((
     "ask", "asks", "asked", "asking", "want", "wants", "wanted", "request", "requests",
     "requested", "remind", "reminds", "reminded", "invite", "invites", "invited", "suggest",
@@ -120,8 +126,10 @@ def source_clause(sentence: str) -> Clause:
     """The mood of one sentence of a message (as its writer meant it)."""
     words = tokens(sentence)
     neg = negated(sentence)
-    if sentence.rstrip().endswith("?") or _opens_request(words):
-        return Clause(Mood.ASKED, neg)
+    asks = _opens_request(words) or any(w in _REQUEST_WORDS for w in words)
+    if sentence.rstrip().endswith("?") or asks:
+        wh = bool(words) and words[0].removesuffix("'s") in _WH_WORDS
+        return Clause(Mood.ASKED, neg, open_question=wh)
     if any(w in _FUTURE for w in words) or _going_to(words):
         return Clause(Mood.WILL, neg)
     if any(is_past(w) for w in words) or _has_perfect(words):
@@ -151,6 +159,8 @@ def conflict(summary: Clause, source: Clause) -> str | None:
             return "reports a request as done"
         if source.mood is Mood.WILL:
             return "reports a plan as done"
+    if summary.mood in (Mood.DID, Mood.WILL) and source.open_question:
+        return "reports a question as its answer"
     if source.mood is Mood.ASKED or summary.mood is Mood.ASKED:
         # A question's polarity is rhetorical ("Can't you come?"); a reported request may
         # paraphrase it either way ("asks whether you can come").
@@ -158,6 +168,16 @@ def conflict(summary: Clause, source: Clause) -> str | None:
     if summary.negated != source.negated:
         return "drops a negation" if source.negated else "adds a negation"
     return None
+
+
+def deeds(clause: str) -> list[str]:
+    """The past-tense verbs of a clause, as base forms ("ordered" -> "order")."""
+    found = []
+    for word in tokens(clause):
+        if is_past(word):
+            base = IRREGULAR_PAST.get(word)
+            found.append(base if base else word.removesuffix("ed"))
+    return found
 
 
 def _opens_request(words: list[str]) -> bool:

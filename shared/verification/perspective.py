@@ -28,13 +28,19 @@ _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 COPIED_WORDS = 4
 
 
-def problem(summary: str, messages: Iterable[str] = ()) -> str | None:
-    """Why `summary` is not in the third person, or None."""
+def problem(
+    summary: str, messages: Iterable[str] = (), *, conversation: bool = False
+) -> str | None:
+    """Why `summary` is not in the third person, or None.
+
+    In a `conversation` (two or more speakers) a copied "you" means one of them; in a stack
+    from one sender (a bank, a friend) "you" is the phone's owner, as in the message.
+    """
     plain = _QUOTED.sub(" ", normalise_text(summary))
     words = tokens(plain)
     if any(w in FIRST_PERSON for w in words):
         return "speaks in the first person"
-    if any(w in SECOND_PERSON for w in words) and _copies_you(words, messages):
+    if conversation and any(w in SECOND_PERSON for w in words) and _copies_you(words, messages):
         return "copies a second-person clause from a message"
     return None
 

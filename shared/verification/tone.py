@@ -29,6 +29,10 @@ _FORMAL = frozenset((
     "unable", "cannot", "unfortunately", "grateful", "attend", "provide", "require",
     "consider", "advise", "forward", "convenience", "further", "accordingly", "receive",
     "thank", "arrange", "possible", "schedule", "discuss", "review", "opportunity",
+    "informed", "notify", "notified", "currently", "approximately", "subsequently",
+    "required", "requested", "concerning", "prior", "regret", "regrettably", "acknowledge",
+    "respectfully", "appreciated", "reschedule", "confirmation", "inconvenience",
+    "unavailable", "assure", "aware", "note", "sincere", "apologies", "locate",
 ))
 _INFORMAL = frozenset((
     "hey", "yeah", "yep", "nope", "gonna", "wanna", "gotta", "kinda", "sorta", "lol", "btw",
@@ -36,7 +40,8 @@ _INFORMAL = frozenset((
     "awesome", "dude", "sup", "cant", "dont", "wont", "im", "didnt", "isnt", "wasnt", "ive",
     "youre", "thats", "whats", "haha", "lmk", "idk", "tbh", "imo", "np", "k", "yo", "hiya",
     "nah", "ok", "okay", "asap", "mate", "bro", "totally", "super", "crazy", "damn", "shit",
-    "honestly", "basically", "literally", "like",
+    "honestly", "basically", "literally", "like", "hrs", "mins", "msg", "pic", "pics",
+    "convo", "tho", "thru", "gotcha", "yup", "gonna", "prob", "probs", "def", "bc",
 ))
 _WARM = frozenset((
     "thanks", "thank", "hope", "great", "glad", "happy", "love", "wonderful", "appreciate",

@@ -9,12 +9,12 @@ import pytest
 
 from schemas.envelope import QualityHint, ResultStatus
 from schemas.summarize import NotificationCategory, NotificationSummary
-from shared.verification.grounding import check
 from services.summarizer.handler import SummarizeHandler
 from services.summarizer.settings import AI_LABEL, EXTRACTIVE_LABEL, SummarizerSettings
 from services.summarizer.stack import sources_of
 from shared.errors import Overloaded
 from shared.routing import Router, RoutingSettings
+from shared.verification.grounding import check
 from tests.fakes.openai_server import FakeOpenAIServer
 
 from .factories import FakeGenerator, FakeState, note, request
