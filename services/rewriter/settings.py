@@ -17,6 +17,9 @@ class RewriterSettings(CairnBaseSettings):
     # Local drafts per request before escalating with the verifier's reason: the first try
     # plus one retry by default.
     local_attempts: int = Field(2, ge=1, le=4, alias="REWRITER_LOCAL_ATTEMPTS")
+    # Candidates per local round, generated as one batch (greedy + sampled), each verified;
+    # the best that passes is served. 1: one greedy draft per round.
+    candidates: int = Field(3, ge=1, le=8, alias="REWRITER_CANDIDATES")
     # Cap on generated tokens per draft; the per-operation budget is usually lower.
     max_new_tokens: int = Field(512, ge=16, le=4096, alias="REWRITER_MAX_NEW_TOKENS")
     # Per-draft timeout of the local generation, seconds (None: the runtime's own).

@@ -130,7 +130,7 @@ class SummarizeHandler:
         )
         self.stats.extractive_fallback += 1
         text = extractive.summarise(notifications, stack.ranked, cap)
-        if verify_summary(text, sources, cap) is not None:
+        if verify_summary(text, sources, cap, generated=False) is not None:
             # Quoting the sources cannot invent anything; if it does, the extractor is broken.
             raise PermanentError(f"extractive summary of {payload.stack_id} failed the guard")
         fallback = f"extractive fallback: {problem}"

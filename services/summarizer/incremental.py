@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from schemas.summarize import Notification, NotificationSummary
 from schemas.topics import Feature
-from services.summarizer.grounding import Sources, check
 from shared.messaging.handler import StateReader
+from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,9 @@ class SummarizerSettings(CairnBaseSettings):
     model: str | None = Field(None, alias="CAIRN_SUMMARIZER_MODEL")
     # A notification summary is one sentence; ~60 tokens is ~250 characters.
     max_new_tokens: int = Field(60, ge=8, le=256, alias="CAIRN_SUMMARIZER_MAX_NEW_TOKENS")
+    # Drafts per local round, generated as one batch (greedy + sampled), each checked; the
+    # one most like the others (consensus) among those that pass is served.
+    candidates: int = Field(3, ge=1, le=8, alias="CAIRN_SUMMARIZER_CANDIDATES")
     # One stricter retry when the first local summary fails the faithfulness guard.
     regenerate: bool = Field(True, alias="CAIRN_SUMMARIZER_REGENERATE")
     local_timeout_s: float | None = Field(None, gt=0, alias="CAIRN_SUMMARIZER_LOCAL_TIMEOUT_S")

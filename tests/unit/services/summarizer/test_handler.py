@@ -9,12 +9,12 @@ import pytest
 
 from schemas.envelope import QualityHint, ResultStatus
 from schemas.summarize import NotificationCategory, NotificationSummary
-from services.summarizer.grounding import check
 from services.summarizer.handler import SummarizeHandler
 from services.summarizer.settings import AI_LABEL, EXTRACTIVE_LABEL, SummarizerSettings
 from services.summarizer.stack import sources_of
 from shared.errors import Overloaded
 from shared.routing import Router, RoutingSettings
+from shared.verification.grounding import check
 from tests.fakes.openai_server import FakeOpenAIServer
 
 from .factories import FakeGenerator, FakeState, note, request
@@ -35,7 +35,22 @@ async def router() -> AsyncIterator[Router]:
 
 
 def settings(**values: Any) -> SummarizerSettings:
+    # One draft per round unless a test asks for more: the fakes script replies in order.
+    values.setdefault("CAIRN_SUMMARIZER_CANDIDATES", 1)
     return SummarizerSettings(_env_file=None, **values)
+
+
+async def test_consensus_picks_the_majority_reading(router: Router) -> None:
+    majority = "Alice moved dinner to Friday 7:30 PM at Chez Nous and asks you to bring wine."
+    similar = "Alice moved dinner to Friday 7:30 PM at Chez Nous; she asks you to bring wine."
+    outlier = "Bob is coming too, Alice says."
+    gen = FakeGenerator([outlier, majority, similar])
+    out = await SummarizeHandler(gen, router, settings(CAIRN_SUMMARIZER_CANDIDATES=3))(
+        request(STACK)
+    )
+    # Three drafts in one round, all grounded: the one closest to the others is served.
+    assert len(gen.calls) == 3
+    assert out.result is not None and out.result.summary == majority
 
 
 def grounded_in_stack(summary: NotificationSummary, stack: list[Any]) -> bool:
