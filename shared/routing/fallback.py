@@ -13,7 +13,13 @@ from typing import Generic
 
 from .breaker import CircuitBreaker
 from .budget import BudgetLimits, BudgetStore
-from .errors import BreakerOpen, ProviderError, ProviderResponseError
+from .errors import (
+    BreakerOpen,
+    ContentFlagged,
+    ModerationUnavailable,
+    ProviderError,
+    ProviderResponseError,
+)
 from .metrics import RoutingMetrics
 from .openai_tier import OpenAITier, Sleep
 from .outcome import AttemptOutcome, TierAttempt
@@ -154,11 +160,15 @@ class FallbackChain:
                 record.outcome = AttemptOutcome.SKIPPED
                 record.degraded_reason = DegradedReason.BREAKER_OPEN
                 continue
+            except ContentFlagged as exc:
+                # A refusal, not a failure: no other tier is asked to draw it.
+                record.outcome = AttemptOutcome.REJECTED
+                record.degraded_reason = DegradedReason.CONTENT_FLAGGED
+                record.detail = ", ".join(exc.categories) or "flagged"
+                record.latency_ms = _ms_since(started)
+                return None
             except ProviderError as exc:
-                bad = isinstance(exc, ProviderResponseError)
-                record.degraded_reason = (
-                    DegradedReason.BAD_RESPONSE if bad else DegradedReason.PROVIDER_ERROR
-                )
+                record.degraded_reason = _degraded_reason(exc)
                 record.detail = str(exc)
                 record.latency_ms = _ms_since(started)
                 continue
@@ -198,6 +208,14 @@ class FallbackChain:
             await self.budget_store.add(tenant, self._today(), tokens, answer.cost_usd)
         except Exception:
             log.exception("could not record spend for tenant %s", tenant)
+
+
+def _degraded_reason(exc: ProviderError) -> DegradedReason:
+    if isinstance(exc, ModerationUnavailable):
+        return DegradedReason.MODERATION_UNAVAILABLE
+    if isinstance(exc, ProviderResponseError):
+        return DegradedReason.BAD_RESPONSE
+    return DegradedReason.PROVIDER_ERROR
 
 
 def _ms_since(started: float) -> float:
