@@ -29,7 +29,12 @@ class EmojiSettings(CairnBaseSettings):
         DEFAULT_POPULARITY_WEIGHT, ge=0.0, le=0.1, alias="EMOJI_POPULARITY_WEIGHT"
     )
     # NoDecode: the environment gives "en,de,fr", not JSON.
-    locales: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LOCALES, alias="EMOJI_LOCALES")
+    locales: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_LOCALES,
+        alias="EMOJI_LOCALES",
+        description="CLDR locales indexed (English always). Their languages are the emoji "
+        "service's local languages: served locally whatever CAIRN_LOCAL_LANGUAGES says.",
+    )
     # None: the inference runtime's default embedder (CAIRN_EMBEDDING_MODEL).
     embedding_model: str | None = Field(None, alias="EMOJI_EMBEDDING_MODEL")
     # None: <state_dir>/assets, where `python -m services.emoji.assets` provisions.
