@@ -27,7 +27,8 @@ async def clear_for_images(adapter: OpenAITier, prompt: str) -> None:
     except BreakerOpen:
         raise
     except ProviderError as exc:
-        raise ModerationUnavailable(f"moderation failed: {exc}", endpoint=adapter.name) from exc
+        detail = str(exc).removeprefix(f"{adapter.name}: ")
+        raise ModerationUnavailable(f"moderation failed: {detail}", endpoint=adapter.name) from exc
     if verdict.flagged:
         log.info("%s moderation flagged an image prompt: %s", adapter.name, verdict.categories)
         raise ContentFlagged(verdict.categories, endpoint=adapter.name)

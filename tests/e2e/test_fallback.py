@@ -170,7 +170,10 @@ async def test_hard_requests_are_answered_by_openai_with_redacted_prompts(
 
     assert Counter(r.path for r in fake_openai.requests) == {CHAT: 4, MODERATIONS: 1, IMAGES: 1}
     assert_redacted(fake_openai)
-    bodies = fake_openai.bodies()
+    # The moderation call saw exactly the (redacted) prompt the images API then got.
+    [moderation] = fake_openai.requests_to(MODERATIONS)
+    assert moderation.json["input"] == fake_openai.requests_to(IMAGES)[0].json["prompt"]
+    bodies = [r.text for r in fake_openai.requests if r.path != MODERATIONS]
     assert sum("[EMAIL_1]" in b for b in bodies) == 4  # family chat, lease, proofread, invoice
     assert sum("[PHONE_1]" in b for b in bodies) == 3  # family chat, lease, invoice
 
