@@ -61,3 +61,4 @@ DEFAULT_SAFETY_THRESHOLD: Final = 0.7
 
 LOCAL_MODEL_LABEL: Final = "emoji-retrieval"
 SAFETY_MODEL_LABEL: Final = "emoji-safety-rules"
+SAFETY_PROBE_LABEL: Final = "emoji-safety-probe"

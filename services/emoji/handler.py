@@ -81,7 +81,7 @@ class EmojiHandler:
                 refusal.category,
                 refusal.source,
             )
-            return _refused(request, refusal.reason, self.gate.label, started)
+            return _refused(request, refusal.reason, self.gate.model_of(refusal), started)
 
         composition = parse(payload.description, request.locale)
         texts = [payload.description]

@@ -206,7 +206,7 @@ async def test_unsafe_refused_in_every_language_before_any_external_call(
         d = results[event["request_id"]]
         _assert_refused(d, "weapon_at_person: ")
         assert d.provenance["tier"] == "local"
-        assert d.provenance["model"].startswith("emoji-safety-rules")
+        assert d.provenance["model"] == "emoji-safety-rules"
         assert d.row.tenant_id == "tenant-a"
         # Nothing with this text left the deployment: no moderation, no image, no chat.
         text = event["payload"]["description"]

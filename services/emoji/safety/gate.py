@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.emoji.constants import SAFETY_MODEL_LABEL
+from services.emoji.constants import SAFETY_MODEL_LABEL, SAFETY_PROBE_LABEL
 from services.emoji.safety.categories import Refusal
 from services.emoji.safety.rules import check as rules_check
+from services.emoji.safety.semantic import SOURCE as SEMANTIC_SOURCE
 from services.emoji.safety.semantic import E5Encoder, Encoder, SemanticCheck
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,11 @@ class SafetyGate:
         log.info("safety gate ready: rules + %s probe at %.2f", check.encoder.name, threshold)
         return cls(check)
 
-    @property
-    def label(self) -> str:
-        """What provenance names as the deciding model."""
-        if self.semantic is None:
-            return SAFETY_MODEL_LABEL
-        return f"{SAFETY_MODEL_LABEL}+{self.semantic.encoder.name}"
+    def model_of(self, refusal: Refusal) -> str:
+        """What provenance names as the deciding model: the term lists, or the probe."""
+        if refusal.source == SEMANTIC_SOURCE and self.semantic is not None:
+            return f"{SAFETY_PROBE_LABEL}:{self.semantic.encoder.name}"
+        return SAFETY_MODEL_LABEL
 
     async def check(self, description: str) -> Refusal | None:
         refusal = rules_check(description)

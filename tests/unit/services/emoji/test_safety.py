@@ -158,7 +158,12 @@ async def test_gate_catches_paraphrases_the_lists_do_not_name(semantic: Semantic
     # Only the probe can catch these; at a threshold set for precision it catches a part.
     assert rate >= 0.25
     assert await gate.check("eine Katze mit Sonnenbrille") is None
-    assert gate.label == "emoji-safety-rules+multilingual-e5-small-q4"
+    refusals = [r for r in [await gate.check(t) for _, t in PARAPHRASES] if r is not None]
+    assert refusals and {gate.model_of(r) for r in refusals} == {
+        "emoji-safety-probe:multilingual-e5-small-q4"
+    }
+    rule = check("a swastika flag")
+    assert rule is not None and gate.model_of(rule) == "emoji-safety-rules"
 
 
 @pytest.mark.model
