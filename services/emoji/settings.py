@@ -13,6 +13,7 @@ from services.emoji.constants import (
     DEFAULT_LOCALES,
     DEFAULT_MATCH_THRESHOLD,
     DEFAULT_POPULARITY_WEIGHT,
+    DEFAULT_SAFETY_THRESHOLD,
 )
 from shared.config import CairnBaseSettings, CoreSettings
 
@@ -28,7 +29,12 @@ class EmojiSettings(CairnBaseSettings):
         DEFAULT_POPULARITY_WEIGHT, ge=0.0, le=0.1, alias="EMOJI_POPULARITY_WEIGHT"
     )
     # NoDecode: the environment gives "en,de,fr", not JSON.
-    locales: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LOCALES, alias="EMOJI_LOCALES")
+    locales: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_LOCALES,
+        alias="EMOJI_LOCALES",
+        description="CLDR locales indexed (English always). Their languages are the emoji "
+        "service's local languages: served locally whatever CAIRN_LOCAL_LANGUAGES says.",
+    )
     # None: the inference runtime's default embedder (CAIRN_EMBEDDING_MODEL).
     embedding_model: str | None = Field(None, alias="EMOJI_EMBEDDING_MODEL")
     # None: <state_dir>/assets, where `python -m services.emoji.assets` provisions.
@@ -37,6 +43,20 @@ class EmojiSettings(CairnBaseSettings):
     font_path: Path | None = Field(None, alias="EMOJI_FONT_PATH")
     # Ask the router's image tier for a sticker when nothing matches (needs consent + a key).
     image_fallback: bool = Field(True, alias="EMOJI_IMAGE_FALLBACK")
+    safety_semantic: bool = Field(
+        True,
+        alias="EMOJI_SAFETY_SEMANTIC",
+        description="Run the multilingual semantic safety check (multilingual-e5-small, "
+        "offline) after the term lists; off leaves only the term lists locally.",
+    )
+    safety_threshold: float = Field(
+        DEFAULT_SAFETY_THRESHOLD,
+        gt=0.0,
+        lt=1.0,
+        alias="EMOJI_SAFETY_THRESHOLD",
+        description="Probability of unsafe at which the semantic check refuses; lower "
+        "catches more paraphrases and refuses more safe look-alikes.",
+    )
 
     @field_validator("locales", mode="before")
     @classmethod

@@ -13,6 +13,8 @@ KNOWN_TIERS: Final = (LOCAL_TIER, SELFHOSTED_TIER, OPENAI_TIER)
 DEFAULT_OPENAI_MODEL: Final = "gpt-4o-mini"
 DEFAULT_OPENAI_IMAGE_MODEL: Final = "gpt-image-1"
 DEFAULT_IMAGE_SIZE: Final = "1024x1024"
+# Free to call; multilingual, and the model OpenAI recommends for new applications.
+DEFAULT_OPENAI_MODERATION_MODEL: Final = "omni-moderation-latest"
 
 # Per HTTP attempt; a summary or a rewrite is a few hundred tokens.
 DEFAULT_TIMEOUT_S: Final = 20.0

@@ -16,7 +16,14 @@ from typing import Generic
 
 from .breaker import CircuitBreaker
 from .budget import BudgetLimits, BudgetStore, Charge, Ledger, Meter, Usage
-from .errors import BreakerOpen, BudgetExhausted, ProviderError, ProviderResponseError
+from .errors import (
+    BreakerOpen,
+    BudgetExhausted,
+    ContentFlagged,
+    ModerationUnavailable,
+    ProviderError,
+    ProviderResponseError,
+)
 from .metrics import RoutingMetrics
 from .openai_tier import OpenAITier, Sleep
 from .outcome import AttemptOutcome, TierAttempt
@@ -208,11 +215,15 @@ class FallbackChain:
                 record.degraded_reason = DegradedReason.BREAKER_OPEN
                 _charged(record, meters)
                 continue
+            except ContentFlagged as exc:
+                # A refusal, not a failure: no other tier is asked to draw it.
+                record.outcome = AttemptOutcome.REJECTED
+                record.degraded_reason = DegradedReason.CONTENT_FLAGGED
+                record.detail = ", ".join(exc.categories) or "flagged"
+                record.latency_ms = _ms_since(started)
+                return None
             except ProviderError as exc:
-                bad = isinstance(exc, ProviderResponseError)
-                record.degraded_reason = (
-                    DegradedReason.BAD_RESPONSE if bad else DegradedReason.PROVIDER_ERROR
-                )
+                record.degraded_reason = _degraded_reason(exc)
                 record.detail = str(exc)
                 record.latency_ms = _ms_since(started)
                 _charged(record, meters)
@@ -242,6 +253,14 @@ def _charged(record: TierAttempt, meters: Meters) -> None:
     charged = meters.charged
     if charged is not None:
         record.cost_usd = charged.usd
+
+
+def _degraded_reason(exc: ProviderError) -> DegradedReason:
+    if isinstance(exc, ModerationUnavailable):
+        return DegradedReason.MODERATION_UNAVAILABLE
+    if isinstance(exc, ProviderResponseError):
+        return DegradedReason.BAD_RESPONSE
+    return DegradedReason.PROVIDER_ERROR
 
 
 def _ms_since(started: float) -> float:

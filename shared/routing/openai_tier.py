@@ -81,6 +81,17 @@ class _Billed(Exception):
         self.usage = usage
 
 
+@dataclass(frozen=True)
+class ModerationVerdict:
+    """What the moderation endpoint said about one input."""
+
+    flagged: bool
+    # The wire names of the categories that were hit ("violence", "self-harm/intent").
+    categories: tuple[str, ...]
+    model: str
+    http_attempts: int
+
+
 class OpenAITier:
     """One OpenAI-compatible endpoint."""
 
@@ -227,6 +238,29 @@ class OpenAITier:
             http_attempts=attempts,
             latency_ms=result.latency_ms,
         )
+
+    async def moderate(self, text: str) -> ModerationVerdict:
+        """The moderation endpoint's verdict on `text` (retried and breaker-guarded like
+        every call here); raises ProviderError when no verdict could be had."""
+        model = self.config.moderation_model
+        if not model:
+            raise ProviderResponseError("no moderation model configured", endpoint=self.name)
+
+        async def call() -> ModerationVerdict:
+            response = await self._client.moderations.create(model=model, input=text)
+            if not response.results:
+                raise ProviderResponseError("no moderation result", endpoint=self.name)
+            result = response.results[0]
+            hits = result.categories.model_dump(by_alias=True)
+            return ModerationVerdict(
+                flagged=bool(result.flagged),
+                categories=tuple(sorted(name for name, hit in hits.items() if hit)),
+                model=response.model or model,
+                http_attempts=0,
+            )
+
+        verdict, attempts = await self._with_retries(call)
+        return ModerationVerdict(verdict.flagged, verdict.categories, verdict.model, attempts)
 
     async def _with_retries(
         self,

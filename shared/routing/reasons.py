@@ -35,3 +35,5 @@ class DegradedReason(StrEnum):
     REMOTE_REJECTED = "remote_rejected"  # remote answer failed the task's verifier
     UNSUPPORTED = "unsupported"  # the tier cannot do this kind of task (no image model)
     UNPRICED_MODEL = "unpriced_model"  # metered model missing from the price table
+    CONTENT_FLAGGED = "content_flagged"  # the provider's moderation flagged it: refused
+    MODERATION_UNAVAILABLE = "moderation_unavailable"  # moderation failed: no image (closed)

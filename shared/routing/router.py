@@ -51,6 +51,7 @@ from .constants import IMAGE_OUTPUT_TOKENS_BOUND, LOCAL_TIER
 from .errors import ProviderResponseError
 from .fallback import FallbackChain, Meters, Plan, RemoteAnswer, RemoteCall
 from .metrics import RoutingMetrics, default_metrics
+from .moderation import clear_for_images
 from .openai_tier import OpenAITier, Sleep
 from .outcome import AttemptOutcome, RoutedOutcome, TierAttempt
 from .policy import HardnessPolicy
@@ -108,6 +109,11 @@ class _Run:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def flagged(self) -> bool:
+        """A provider's moderation flagged the request: refuse it, local answer included."""
+        return any(a.degraded_reason is DegradedReason.CONTENT_FLAGGED for a in self.attempts)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -218,6 +224,7 @@ class Router:
 
         async def call(adapter: OpenAITier, meters: Meters) -> RemoteAnswer[R]:
             prompt = redaction.redact(task.remote_image_prompt())
+            await clear_for_images(adapter, prompt)  # raises unless moderation cleared it
             config = adapter.config
             price = self.settings.price(config.image_model or "")
 
@@ -495,7 +502,7 @@ class Router:
         degraded = any(r is not EscalationReason.LOCAL_OVERLOAD for r in run.reasons)
         attempt = local.attempt
         assert attempt is not None
-        served = local.acceptable and attempt.result is not None
+        served = local.acceptable and attempt.result is not None and not run.flagged
         if served and run.local is not None:
             run.local.outcome = AttemptOutcome.SERVED
         outcome: RoutedOutcome[R] = RoutedOutcome(
@@ -519,7 +526,12 @@ class Router:
     def _no_local(self, task: TaskBase[R], run: _Run, redaction: Redaction) -> RoutedOutcome[R]:
         """No local tier configured and no fallback answer."""
         transient = any(
-            a.degraded_reason in (DegradedReason.PROVIDER_ERROR, DegradedReason.BREAKER_OPEN)
+            a.degraded_reason
+            in (
+                DegradedReason.PROVIDER_ERROR,
+                DegradedReason.BREAKER_OPEN,
+                DegradedReason.MODERATION_UNAVAILABLE,
+            )
             for a in run.attempts
         )
         if transient:

@@ -59,6 +59,8 @@ class EndpointConfig:
     max_output_tokens: int
     # External = outside the deployment: needs consent, is metered against tenant budgets.
     external: bool
+    # Asked before every images call; None = the tier cannot moderate, so it draws nothing.
+    moderation_model: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -90,6 +92,13 @@ class RoutingSettings(CairnBaseSettings):
         description="Image quality asked for (low, medium, high; unset: the API's default, "
         "priced as the dearest).",
     )
+    openai_moderation_model: str = Field(
+        c.DEFAULT_OPENAI_MODERATION_MODEL,
+        min_length=1,
+        alias="OPENAI_MODERATION_MODEL",
+        description="Moderation model asked before every images call; a flagged prompt is "
+        "refused, and a failed moderation call means no image is generated.",
+    )
     openai_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="OPENAI_TIMEOUT_S")
     openai_image_timeout_s: float = Field(
         c.DEFAULT_IMAGE_TIMEOUT_S, gt=0, alias="OPENAI_IMAGE_TIMEOUT_S"
@@ -117,7 +126,13 @@ class RoutingSettings(CairnBaseSettings):
         c.DEFAULT_LATENCY_BUDGET_MS, ge=0, alias="CAIRN_LATENCY_BUDGET_MS"
     )
     hedging: bool = Field(False, alias="CAIRN_HEDGING")
-    local_languages: CsvTuple = Field(c.DEFAULT_LOCAL_LANGUAGES, alias="CAIRN_LOCAL_LANGUAGES")
+    local_languages: CsvTuple = Field(
+        c.DEFAULT_LOCAL_LANGUAGES,
+        alias="CAIRN_LOCAL_LANGUAGES",
+        description="Languages (primary subtags) the local tier serves for features that do "
+        "not declare their own; other locales escalate as unsupported_language. Empty = all. "
+        "The emoji service declares the locales it has indexes for (EMOJI_LOCALES).",
+    )
     escalate_quality_hints: CsvTuple = Field(
         c.DEFAULT_ESCALATE_QUALITY_HINTS, alias="CAIRN_ESCALATE_QUALITY_HINTS"
     )
@@ -196,6 +211,7 @@ class RoutingSettings(CairnBaseSettings):
                         image_timeout_s=self.openai_image_timeout_s,
                         max_output_tokens=self.max_output_tokens,
                         external=True,
+                        moderation_model=self.openai_moderation_model,
                     )
                 )
             elif tier == c.SELFHOSTED_TIER:

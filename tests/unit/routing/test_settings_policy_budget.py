@@ -109,6 +109,23 @@ def test_empty_language_list_supports_every_language() -> None:
     assert policy.before_local(FakeTask(locale="ja")) == []
 
 
+def test_a_feature_declares_its_own_languages() -> None:
+    policy = HardnessPolicy(make_settings(CAIRN_LOCAL_LANGUAGES="en"))
+    emoji = frozenset({"en", "de", "ja"})
+    assert policy.before_local(FakeTask(locale="de-DE", local_languages=emoji)) == []
+    assert policy.before_local(FakeTask(locale="ja_JP", local_languages=emoji)) == []
+    # Outside the feature's own list it escalates, whatever CAIRN_LOCAL_LANGUAGES says.
+    assert policy.before_local(FakeTask(locale="ko", local_languages=emoji)) == [
+        E.UNSUPPORTED_LANGUAGE
+    ]
+    assert policy.before_local(FakeTask(locale="en", local_languages=frozenset({"de"}))) == [
+        E.UNSUPPORTED_LANGUAGE
+    ]
+    # A feature that declares nothing keeps the deployment's list.
+    assert policy.before_local(FakeTask(locale="de-DE")) == [E.UNSUPPORTED_LANGUAGE]
+    assert policy.before_local(FakeTask(locale="ko", local_languages=frozenset())) == []
+
+
 async def test_in_memory_budget_store() -> None:
     store = InMemoryBudgetStore(keep_days=1)
     today = dt.date(2025, 3, 2)
