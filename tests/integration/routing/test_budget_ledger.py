@@ -166,7 +166,9 @@ async def test_images_are_priced_and_charged(make_router, server: FakeOpenAIServ
     task = FakeImageTask(escalate=EscalationReason.NO_LOCAL_MATCH)
     outcome = await router.route_image(task)
     assert outcome.tier == "openai"
-    body = server.requests[0].json
+    # Moderation comes first (free); the image call is the one that is priced.
+    (image_call,) = server.requests_to("/v1/images/generations")
+    body = image_call.json
     assert body["quality"] == "low" and body["size"] == "1024x1024"
     # gpt-image-1, low, 1024x1024: $0.011 an image plus $5/M text input tokens.
     expected = 0.011 + outcome.prompt_tokens * 5.0 / 1e6
@@ -180,7 +182,8 @@ async def test_image_estimate_is_held_against_the_usd_cap(make_router, server) -
     router = await make_router(CAIRN_TENANT_DAILY_USD=0.1)
     outcome = await router.route_image(FakeImageTask(escalate=EscalationReason.NO_LOCAL_MATCH))
     assert outcome.degraded_reason is DegradedReason.BUDGET_EXHAUSTED
-    assert server.requests == []
+    # The (free) moderation check runs before the image is priced; no image is asked for.
+    assert server.requests_to("/v1/images/generations") == []
 
 
 async def test_ledger_is_shared_through_the_database(
