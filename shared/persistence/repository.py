@@ -37,7 +37,7 @@ class NewResult:
     """A result to store. `output` is the result envelope exactly as published.
 
     `request_fingerprint` identifies the request's content (see
-    `shared.messaging.idempotency`); None means unknown and disables conflict detection.
+    `shared.messaging.idempotency`); None means unknown: only the user is compared then.
     """
 
     request_id: str
@@ -93,8 +93,8 @@ class SaveOutcome:
     """The result of an insert-once save.
 
     `inserted` is False when the key was stored before; `output` is then what is stored.
-    `conflict` is True when what is stored answers a different request under the same key:
-    `output` must not be published then (it belongs to that other request).
+    `conflict` is True when what is stored answers a different request under the same key;
+    `output` is then empty: the stored answer belongs to that other request.
     """
 
     inserted: bool
@@ -141,8 +141,10 @@ class ResultRepository:
             return SaveOutcome(False, new.output)
         stored = StoredResult(row.output, row.user_id, row.request_fingerprint)
         if not stored.answers(new.user_id, new.request_fingerprint):
-            log.warning("request %s conflicts with the result stored under its key", new.request_id)
-            return SaveOutcome(False, stored.output, conflict=True)
+            # Logged once, by the runtime that answers the conflict; the stored answer is not
+            # handed back, so no caller can publish it by mistake.
+            log.debug("request %s conflicts with the result stored under its key", new.request_id)
+            return SaveOutcome(False, {}, conflict=True)
         log.info("request %s was already stored; keeping the first result", new.request_id)
         return SaveOutcome(False, stored.output)
 

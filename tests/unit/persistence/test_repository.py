@@ -79,6 +79,7 @@ async def test_same_key_other_content_is_a_conflict_and_keeps_the_original(
         other_user = await repo.save(_result("r-1", "Guten Morgen, Frau Müller.", user="u2"))
         for outcome in (other_text, other_user):
             assert outcome.inserted is False and outcome.conflict is True
+            assert outcome.output == {}, "the stored answer is not handed back"
         stored = await repo.find(KEY)
         assert stored is not None
         assert stored.output == first.output
