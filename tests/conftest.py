@@ -44,7 +44,7 @@ def topic() -> str:
     return f"test.{uuid.uuid4().hex[:10]}"
 
 
-async def _postgres_database() -> AsyncIterator[str]:
+async def _postgres_database(*, migrate: bool = True) -> AsyncIterator[str]:
     import asyncpg
 
     base = make_url(PG_URL)
@@ -59,16 +59,18 @@ async def _postgres_database() -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
+        if migrate:
+            upgrade(url)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-async def _sqlite_database(tmp_path: object) -> AsyncIterator[str]:
+async def _sqlite_database(tmp_path: object, *, migrate: bool = True) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path}/cairn.db"
-    upgrade(url)
+    if migrate:
+        upgrade(url)
     yield url
 
 
@@ -91,4 +93,17 @@ async def any_database_url(request: pytest.FixtureRequest, tmp_path: object) -> 
             yield url
     else:
         async for url in _sqlite_database(tmp_path):
+            yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_empty_database_url(
+    request: pytest.FixtureRequest, tmp_path: object
+) -> AsyncIterator[str]:
+    """A fresh database per backend with no schema at all, for migration tests."""
+    if request.param == "postgres":
+        async for url in _postgres_database(migrate=False):
+            yield url
+    else:
+        async for url in _sqlite_database(tmp_path, migrate=False):
             yield url

@@ -97,7 +97,7 @@ class SummarizeHandler:
             return results.extractive(stack, text, self._settings, _ms_since(started))
 
         sources = sources_of(notifications)
-        previous = await find_previous(self._state, payload.stack_id, notifications, sources)
+        previous = await find_previous(self._state, request, notifications, sources)
         if previous is not None and not previous.new and len(previous.summary) <= cap:
             self.stats.reused += 1
             return results.reused(
