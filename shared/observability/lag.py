@@ -37,8 +37,8 @@ class LagSampler:
             if highwater is None:
                 continue  # nothing fetched from it yet
             committed = await self._consumer.committed(tp)
-            if committed is None:
-                committed = await self._consumer.position(tp)
+            if committed is None:  # the group never committed here: all that is kept is lag
+                committed = (await self._consumer.beginning_offsets([tp]))[tp]
             lags[tp] = max(0, highwater - committed)
         for tp, lag in lags.items():
             CONSUMER_LAG.labels(self._service, self._group, tp.topic, str(tp.partition)).set(lag)
