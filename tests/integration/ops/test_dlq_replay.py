@@ -219,6 +219,13 @@ async def test_poison_fixed_and_replayed_is_stored_once_and_never_loops(
     # Nothing looped: no new dead letters after the fix, and the random bytes are still there.
     dead = await read_topic(kafka_bootstrap, dlq_topic)
     assert len(dead) == 11
+
+    # With a consumer group, what a run examined is committed: the next run starts after it.
+    drain = ["replay", "--topic", dlq_topic, "--group", f"replay-{topic}", "--dry-run"]
+    assert last_line(await cli(kafka, *drain))["would_replay"] == "8", "dry run commits nothing"
+    drain.remove("--dry-run")
+    assert last_line(await cli(kafka, *drain, "--max-replays", "0"))["selected"] == "11"
+    assert last_line(await cli(kafka, *drain))["selected"] == "0"
     results = await read_topic(kafka_bootstrap, f"{topic}.results")
     published = [json.loads(r.value)["request_id"] for r in results if r.value]
     assert set(published) == {e["request_id"] for e in valid} | poison_ids
