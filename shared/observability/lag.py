@@ -12,7 +12,6 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from shared.observability.ops_metrics import CONSUMER_LAG
@@ -52,8 +51,9 @@ class LagSampler:
         while True:
             try:
                 await self.sample()
-            except (KafkaError, AssertionError) as exc:
+            except Exception as exc:
                 # A rebalance in progress or the coordinator away: the next sample will do.
+                # A gauge must never take the service down, whatever went wrong.
                 log.debug("lag sample skipped: %s", exc)
             await asyncio.sleep(interval_s)
 
