@@ -1,10 +1,13 @@
-"""The `cairn` command.
+"""The `cairn` command: offline batches, the dead-letter topic, stored results.
 
 `cairn batch <feature> --in requests.jsonl --out results.jsonl`: each input line is a request
 event exactly as produced to the feature's request topic; each output line is the result event
 exactly as it would be published. Same handler, same routing, no Kafka. Lines that fail to
 validate, or whose handler gives up, go to `--errors` (default: <out>.errors.jsonl) with the
 line number and the reason — nothing is dropped.
+
+`cairn dlq list|show|replay` (services/ops/dlq.py) and `cairn results show`
+(services/ops/results.py) are the operator's commands; see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from services.ops import dlq as ops_dlq
+from services.ops import results as ops_results
 from shared.config import CoreSettings, DatabaseSettings
 from shared.errors import InvalidEventError, PermanentError
 from shared.messaging.codec import decode
@@ -144,7 +149,7 @@ async def _batch(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 3
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cairn", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     batch = sub.add_parser("batch", help="run a feature over a JSONL file, without Kafka")
@@ -158,9 +163,19 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="read earlier results from the database (incremental summaries)",
     )
-    args = parser.parse_args(argv)
+    ops_dlq.add_parser(sub)
+    ops_results.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     core = CoreSettings()
     configure_logging("WARNING" if core.log_level == "INFO" else core.log_level, json_lines=True)
+    if args.command == "dlq":
+        sys.exit(asyncio.run(ops_dlq.run(args)))
+    if args.command == "results":
+        sys.exit(asyncio.run(ops_results.run(args)))
     sys.exit(asyncio.run(_batch(args)))
 
 

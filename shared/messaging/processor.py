@@ -30,6 +30,7 @@ from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import request_id_var
 from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
+from shared.observability.ops_metrics import DEAD_LETTERS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
 from shared.persistence.repository import NewResult, ResultKey, SaveOutcome, StoredResult
 
@@ -190,6 +191,7 @@ class EventProcessor:
             ),
             "dlq",
         )
+        DEAD_LETTERS.labels(self._spec.name, type(exc).__name__).inc()
 
     async def _infra(self, fn: Any, stage: str) -> Any:
         s = self._settings

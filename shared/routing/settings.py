@@ -79,13 +79,35 @@ CsvTuple = Annotated[tuple[str, ...], NoDecode]
 class RoutingSettings(CairnBaseSettings):
     """How requests move between the local model and the fallback tiers."""
 
-    tiers: CsvTuple = Field((c.LOCAL_TIER, c.OPENAI_TIER), alias="CAIRN_TIERS")
+    tiers: CsvTuple = Field(
+        (c.LOCAL_TIER, c.OPENAI_TIER),
+        alias="CAIRN_TIERS",
+        description="Tier chain in escalation order: local, selfhosted, openai.",
+    )
 
-    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
-    openai_base_url: AnyHttpUrl | None = Field(None, alias="OPENAI_BASE_URL")
-    openai_model: str = Field(c.DEFAULT_OPENAI_MODEL, alias="OPENAI_MODEL")
-    openai_image_model: str = Field(c.DEFAULT_OPENAI_IMAGE_MODEL, alias="OPENAI_IMAGE_MODEL")
-    openai_image_size: str = Field(c.DEFAULT_IMAGE_SIZE, alias="OPENAI_IMAGE_SIZE")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        alias="OPENAI_API_KEY",
+        description="Key of the ChatGPT tier (secret; never logged); unset = no fallback.",
+    )
+    openai_base_url: AnyHttpUrl | None = Field(
+        None, alias="OPENAI_BASE_URL", description="OpenAI API base URL; unset = the SDK's default."
+    )
+    openai_model: str = Field(
+        c.DEFAULT_OPENAI_MODEL,
+        alias="OPENAI_MODEL",
+        description="Chat model of the ChatGPT tier (structured outputs).",
+    )
+    openai_image_model: str = Field(
+        c.DEFAULT_OPENAI_IMAGE_MODEL,
+        alias="OPENAI_IMAGE_MODEL",
+        description="Image model of the sticker fallback.",
+    )
+    openai_image_size: str = Field(
+        c.DEFAULT_IMAGE_SIZE,
+        alias="OPENAI_IMAGE_SIZE",
+        description="Size asked of the image model.",
+    )
     openai_image_quality: str | None = Field(
         None,
         alias="OPENAI_IMAGE_QUALITY",
@@ -99,33 +121,88 @@ class RoutingSettings(CairnBaseSettings):
         description="Moderation model asked before every images call; a flagged prompt is "
         "refused, and a failed moderation call means no image is generated.",
     )
-    openai_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="OPENAI_TIMEOUT_S")
+    openai_timeout_s: float = Field(
+        c.DEFAULT_TIMEOUT_S,
+        gt=0,
+        alias="OPENAI_TIMEOUT_S",
+        description="Timeout of one chat call to OpenAI.",
+    )
     openai_image_timeout_s: float = Field(
-        c.DEFAULT_IMAGE_TIMEOUT_S, gt=0, alias="OPENAI_IMAGE_TIMEOUT_S"
+        c.DEFAULT_IMAGE_TIMEOUT_S,
+        gt=0,
+        alias="OPENAI_IMAGE_TIMEOUT_S",
+        description="Timeout of one image call to OpenAI.",
     )
 
-    selfhosted_base_url: AnyHttpUrl | None = Field(None, alias="SELFHOSTED_BASE_URL")
-    selfhosted_model: str | None = Field(None, alias="SELFHOSTED_MODEL")
-    selfhosted_api_key: SecretStr | None = Field(None, alias="SELFHOSTED_API_KEY")
-    selfhosted_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="SELFHOSTED_TIMEOUT_S")
+    selfhosted_base_url: AnyHttpUrl | None = Field(
+        None,
+        alias="SELFHOSTED_BASE_URL",
+        description="OpenAI-compatible endpoint (vLLM, TGI) of the selfhosted tier.",
+    )
+    selfhosted_model: str | None = Field(
+        None, alias="SELFHOSTED_MODEL", description="Model name the self-hosted endpoint serves."
+    )
+    selfhosted_api_key: SecretStr | None = Field(
+        None,
+        alias="SELFHOSTED_API_KEY",
+        description="Key of the self-hosted endpoint, if it wants one (secret).",
+    )
+    selfhosted_timeout_s: float = Field(
+        c.DEFAULT_TIMEOUT_S,
+        gt=0,
+        alias="SELFHOSTED_TIMEOUT_S",
+        description="Timeout of one call to the self-hosted endpoint.",
+    )
     # Inside the deployment's trust boundary: no consent needed, not metered. Off by default,
     # so a self-hosted endpoint is treated like any third party until someone says otherwise.
-    selfhosted_internal: bool = Field(False, alias="SELFHOSTED_INTERNAL")
+    selfhosted_internal: bool = Field(
+        False,
+        alias="SELFHOSTED_INTERNAL",
+        description="Inside the trust boundary: no consent needed, not metered.",
+    )
 
     max_output_tokens: int = Field(
-        c.DEFAULT_MAX_OUTPUT_TOKENS, ge=16, alias="CAIRN_FALLBACK_MAX_OUTPUT_TOKENS"
+        c.DEFAULT_MAX_OUTPUT_TOKENS,
+        ge=16,
+        alias="CAIRN_FALLBACK_MAX_OUTPUT_TOKENS",
+        description="Cap on tokens a fallback answer may use.",
     )
-    max_retries: int = Field(c.DEFAULT_MAX_RETRIES, ge=0, le=10, alias="CAIRN_FALLBACK_MAX_RETRIES")
-    breaker_failures: int = Field(c.DEFAULT_BREAKER_FAILURES, ge=1, alias="CAIRN_BREAKER_FAILURES")
+    max_retries: int = Field(
+        c.DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        alias="CAIRN_FALLBACK_MAX_RETRIES",
+        description="HTTP retries per fallback call (honours Retry-After).",
+    )
+    breaker_failures: int = Field(
+        c.DEFAULT_BREAKER_FAILURES,
+        ge=1,
+        alias="CAIRN_BREAKER_FAILURES",
+        description="Consecutive failures that open an endpoint's circuit breaker.",
+    )
     breaker_cooldown_s: float = Field(
-        c.DEFAULT_BREAKER_COOLDOWN_S, gt=0, alias="CAIRN_BREAKER_COOLDOWN_S"
+        c.DEFAULT_BREAKER_COOLDOWN_S,
+        gt=0,
+        alias="CAIRN_BREAKER_COOLDOWN_S",
+        description="How long an open breaker waits before a trial call.",
     )
 
-    min_mean_logprob: float = Field(c.DEFAULT_MIN_MEAN_LOGPROB, alias="CAIRN_MIN_MEAN_LOGPROB")
-    latency_budget_ms: float = Field(
-        c.DEFAULT_LATENCY_BUDGET_MS, ge=0, alias="CAIRN_LATENCY_BUDGET_MS"
+    min_mean_logprob: float = Field(
+        c.DEFAULT_MIN_MEAN_LOGPROB,
+        alias="CAIRN_MIN_MEAN_LOGPROB",
+        description="Local answers below this mean log-prob escalate (low_confidence).",
     )
-    hedging: bool = Field(False, alias="CAIRN_HEDGING")
+    latency_budget_ms: float = Field(
+        c.DEFAULT_LATENCY_BUDGET_MS,
+        ge=0,
+        alias="CAIRN_LATENCY_BUDGET_MS",
+        description="Local tier's time before a fallback is tried (local_overload).",
+    )
+    hedging: bool = Field(
+        False,
+        alias="CAIRN_HEDGING",
+        description="Past the latency budget, race local and fallback; first good one wins.",
+    )
     local_languages: CsvTuple = Field(
         c.DEFAULT_LOCAL_LANGUAGES,
         alias="CAIRN_LOCAL_LANGUAGES",
@@ -134,12 +211,28 @@ class RoutingSettings(CairnBaseSettings):
         "The emoji service declares the locales it has indexes for (EMOJI_LOCALES).",
     )
     escalate_quality_hints: CsvTuple = Field(
-        c.DEFAULT_ESCALATE_QUALITY_HINTS, alias="CAIRN_ESCALATE_QUALITY_HINTS"
+        c.DEFAULT_ESCALATE_QUALITY_HINTS,
+        alias="CAIRN_ESCALATE_QUALITY_HINTS",
+        description="quality_hint values that escalate to a fallback tier.",
     )
 
-    tenant_daily_tokens: int | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_TOKENS")
-    tenant_daily_usd: float | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_USD")
-    prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="CAIRN_PRICES")
+    tenant_daily_tokens: int | None = Field(
+        None,
+        ge=0,
+        alias="CAIRN_TENANT_DAILY_TOKENS",
+        description="Daily fallback token cap per tenant; unset = no cap.",
+    )
+    tenant_daily_usd: float | None = Field(
+        None,
+        ge=0,
+        alias="CAIRN_TENANT_DAILY_USD",
+        description="Daily fallback spend cap per tenant in USD; unset = no cap.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        alias="CAIRN_PRICES",
+        description="JSON price table per model, merged over the built-in list prices.",
+    )
     # Off: an external model missing from the price table is not called (`unpriced_model`),
     # so no spend goes unmetered.
     allow_unpriced: bool = Field(
