@@ -38,6 +38,7 @@ def row(request_id: str, tenant: str, feature: str = "summarize", **kw: object) 
         "completion_tokens": 30,
         "cost_usd": 0.000036,
         "input_sha256": sha256_text(SECRET_INPUT),
+        "request_fingerprint": sha256_text(f"{tenant}/{feature}/{request_id}"),
         "output": {"request_id": request_id, "result": {"summary": SECRET_OUTPUT}},
         "occurred_at": datetime.now(UTC),
         "subject_key": "stack-9",
