@@ -34,6 +34,9 @@ from shared.persistence.repository import NewResult, SaveOutcome
 
 log = logging.getLogger(__name__)
 
+# Bound on the lane supervisor's one dead-letter attempt: long enough for a leader move.
+LAST_RESORT_TIMEOUT_S = 30.0
+
 
 class ResultStore(Protocol):
     async def get_output(self, request_id: str) -> dict[str, Any] | None: ...
@@ -163,6 +166,26 @@ class EventProcessor:
             ),
             "dlq",
         )
+
+    async def dead_letter_last_resort(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, failures: int
+    ) -> None:
+        """One bounded dead-letter attempt, for the lane supervisor; raises if it fails.
+
+        Called after `process` itself failed `failures` times: the event leaves its
+        partition with the last error's type, and the supervisor tries again later if this
+        write fails too.
+        """
+        headers = dead_letter_headers(
+            record, exc, service=self._spec.name, attempts=failures, retriable=is_retriable(exc)
+        )
+        await asyncio.wait_for(
+            self._publisher.send_and_wait(
+                self._settings.dlq_topic, value=record.value, key=record.key, headers=headers
+            ),
+            LAST_RESORT_TIMEOUT_S,
+        )
+        EVENTS.labels(self._spec.name, "dlq").inc()
 
     async def _infra(self, fn: Any, stage: str) -> Any:
         s = self._settings
