@@ -64,6 +64,7 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self.health: HealthServer | None = None
         self.repository: ResultRepository | None = None
+        self.processor: EventProcessor | None = None
         # starting → running → stopping → stopped; only `start` and `stop` move it.
         self.phase = "starting"
 
@@ -177,7 +178,7 @@ class ServiceRuntime:
         await self._producer.start()
         self._stack.push_async_callback(self._producer.stop)
 
-        processor = EventProcessor(
+        self.processor = processor = EventProcessor(
             self.spec,
             handler,
             self.repository,

@@ -84,7 +84,9 @@ class EventProcessor:
         except Exception as exc:
             # Not retriable and not the handler's (a bug in a store, say): isolate the event
             # rather than stall its partition forever.
-            log.exception("unexpected failure; dead-lettering the event")
+            # The type only at ERROR: the traceback may quote the event (DEBUG has it).
+            log.error("unexpected failure (%s); dead-lettering the event", type(exc).__name__)
+            log.debug("unexpected failure detail", exc_info=True)
             await self._dead_letter(record, exc, attempts=1)
             outcome = "dlq"
         finally:
@@ -173,11 +175,18 @@ class EventProcessor:
         """One bounded dead-letter attempt, for the lane supervisor; raises if it fails.
 
         Called after `process` itself failed `failures` times: the event leaves its
-        partition with the last error's type, and the supervisor tries again later if this
-        write fails too.
+        partition with its first error's type and message, and the supervisor tries again
+        later if this write fails too.
         """
+        # The error that escaped is usually a failed dead-letter write; the reason the event
+        # failed is the first error of the chain (an invalid event, a store's bug).
+        # `raise ... from` marks a deliberate translation (InvalidEventError from pydantic's
+        # error): the chain stops there.
+        cause = exc
+        while cause.__context__ is not None and not cause.__suppress_context__:
+            cause = cause.__context__
         headers = dead_letter_headers(
-            record, exc, service=self._spec.name, attempts=failures, retriable=is_retriable(exc)
+            record, cause, service=self._spec.name, attempts=failures, retriable=is_retriable(cause)
         )
         await asyncio.wait_for(
             self._publisher.send_and_wait(

@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from shared.errors import Overloaded
+from shared.errors import Overloaded, is_retriable
 from shared.inference.backends.base import BatchOutcome
-from shared.errors import is_retriable
 from shared.inference.batcher import BatcherClosed, BatcherCrashed, BatcherFailed, Job, MicroBatcher
 from shared.observability.health import component_checks
 
