@@ -67,6 +67,7 @@ class ServiceRuntime:
         self.processor: EventProcessor | None = None
         # starting → running → stopping → stopped; only `start` and `stop` move it.
         self.phase = "starting"
+        self._handler_ready = False  # the lifespan finished: models loaded, handler built
 
     @property
     def group_id(self) -> str:
@@ -125,7 +126,12 @@ class ServiceRuntime:
         return Check("assignment", True, f"{n} partitions")
 
     async def readiness(self) -> list[Check]:
-        lifespan = Check("lifespan", self.phase == "running", self.phase)
+        if self.phase in ("stopping", "stopped"):
+            lifespan = Check("lifespan", False, self.phase)
+        elif self._handler_ready:
+            lifespan = Check("lifespan", True, "models loaded, handler ready")
+        else:
+            lifespan = Check("lifespan", False, "loading models")
         return [
             lifespan,
             await self._broker_check(),
@@ -172,6 +178,7 @@ class ServiceRuntime:
                 budget_store=SqlBudgetStore(self.repository),
             )
             handler = await self._stack.enter_async_context(self.spec.lifespan(ctx))
+        self._handler_ready = True
 
         client_id = f"{self.spec.name}-{socket.gethostname()}-{os.getpid()}"
         self._producer = make_producer(self.kafka, client_id=client_id)
