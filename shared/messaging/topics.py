@@ -51,8 +51,10 @@ def default_min_insync(replication: int) -> int:
     return 2 if replication >= 3 else 1
 
 
-def topic_errors(response: Any) -> dict[str, tuple[type[Exception], str]]:
-    """Per-topic errors of a CreateTopics response (any version), except "already exists"."""
+def topic_errors(response: Any) -> tuple[set[str], dict[str, tuple[type[Exception], str]]]:
+    """Per-topic results of a CreateTopics response (any version): the topics another
+    creator was first to, and the errors of the others, by topic."""
+    already: set[str] = set()
     failures: dict[str, tuple[type[Exception], str]] = {}
     for entry in response.topic_errors:
         name, code = entry[0], entry[1]
@@ -61,9 +63,10 @@ def topic_errors(response: Any) -> dict[str, tuple[type[Exception], str]]:
             continue
         cls = for_code(code)
         if cls is TopicAlreadyExistsError:
-            continue  # another service created it between our list and our create
+            already.add(name)  # another service created it between our list and our create
+            continue
         failures[name] = (cls, message)
-    return failures
+    return already, failures
 
 
 async def ensure_topics(
@@ -74,7 +77,8 @@ async def ensure_topics(
     replication: int | None = None,
     min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create the missing topics; returns those created. Raises TopicProvisioningError."""
+    """Create the missing topics; returns those this call created (not those another
+    creator was first to). Raises TopicProvisioningError."""
     rf = replication or kafka.topic_replication
     min_isr = min_insync_replicas or default_min_insync(rf)
     if min_isr > rf:
@@ -95,12 +99,16 @@ async def ensure_topics(
             )
             for t in missing
         ]
-        failures = topic_errors(await admin.create_topics(new))
+        already, failures = topic_errors(await admin.create_topics(new))
         if failures:
             retriable = all(getattr(cls, "retriable", False) for cls, _ in failures.values())
             error = RetriableTopicError if retriable else PermanentTopicError
             raise error(failures)
-        log.info("created topics %s (replication %d, min.insync.replicas %d)", missing, rf, min_isr)
-        return missing
+        created = [t for t in missing if t not in already]
+        if created:
+            log.info(
+                "created topics %s (replication %d, min.insync.replicas %d)", created, rf, min_isr
+            )
+        return created
     finally:
         await admin.close()
