@@ -276,8 +276,12 @@ class ConsumerLoop:
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            # Bounded: with the coordinator gone, aiokafka waits for a new one indefinitely,
+            # which would stall the loop (and fail liveness) for the length of an outage.
+            await asyncio.wait_for(
+                self._consumer.commit(offsets), self._settings.session_timeout_ms / 1000
+            )
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # The group moved on (rebalance) or the coordinator is away: the events will be
             # redelivered to whoever owns them and deduplicated by request_id.
             log.warning("commit failed (%s); offsets will be retried or redelivered", exc)
