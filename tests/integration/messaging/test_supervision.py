@@ -13,6 +13,7 @@ import pytest
 
 from shared.messaging import dlq
 from shared.messaging.app import ServiceRuntime
+from shared.messaging.consumer import LaneTaskDied
 from shared.observability.metrics import LANE_FAILURES
 from shared.persistence.repository import ResultRepository
 from tests.integration.messaging.conftest import StartEcho
@@ -130,3 +131,23 @@ async def test_a_store_that_raises_is_retried_until_it_saves_nothing_lost(
     # Nothing reached the dead-letter topic: every write to it was refused, then the save
     # succeeded on the lane's third try.
     assert await consume_until(kafka_bootstrap, f"{topic}.dlq", count=1, timeout_s=2) == []
+
+
+async def test_a_lane_task_that_dies_stops_the_loop_loudly(
+    start_echo: StartEcho, kafka_bootstrap: str, topic: str
+) -> None:
+    # A bug in the runtime's own bookkeeping (here: the offset tracker of every partition
+    # raises) escapes the lane's supervision. The loop must end with an error (the process
+    # then exits 70) rather than leave the offset unfinished forever.
+    runtime = await start_echo()
+    assert runtime._loop is not None
+    for state in runtime._loop._partitions.values():
+
+        def broken(offset: int) -> None:
+            raise KeyError("offset bookkeeping bug")
+
+        state.offsets.finished = broken  # type: ignore[method-assign]
+    await produce(kafka_bootstrap, topic, [echo_event(1)])
+    with pytest.raises(LaneTaskDied, match="KeyError"):
+        await asyncio.wait_for(runtime.wait(), 30)
+    assert not runtime.ready()
