@@ -29,11 +29,15 @@ from shared.messaging.handler import Handler, ServiceContext, ServiceSpec
 from shared.messaging.processor import EventProcessor
 from shared.messaging.settings import RuntimeSettings
 from shared.messaging.topics import ensure_topics
+from shared.observability.budget_metrics import MeteredBudgetStore
 from shared.observability.health import Check, HealthServer, component_checks
+from shared.observability.lag import start_lag_sampler
 from shared.observability.logging import configure_logging, service_var
 from shared.persistence.budget import SqlBudgetStore
 from shared.persistence.engine import create_engine, redacted
 from shared.persistence.repository import ResultRepository
+from shared.routing.budget import BudgetLimits
+from shared.routing.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class ServiceRuntime:
         self._stack = AsyncExitStack()
         self._loop: ConsumerLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.health: HealthServer | None = None
@@ -175,7 +180,9 @@ class ServiceRuntime:
             ctx = ServiceContext(
                 core=self.core,
                 state=self.repository,
-                budget_store=SqlBudgetStore(self.repository),
+                budget_store=MeteredBudgetStore(
+                    SqlBudgetStore(self.repository), BudgetLimits.from_settings(RoutingSettings())
+                ),
             )
             handler = await self._stack.enter_async_context(self.spec.lifespan(ctx))
         self._handler_ready = True
@@ -210,6 +217,9 @@ class ServiceRuntime:
         self._consumer.subscribe([self.spec.input_topic], listener=self._loop.listener())
         await self._consumer.start()
         self._loop_task = asyncio.create_task(self._loop.run(), name=f"{self.spec.name}-loop")
+        self._lag_task = start_lag_sampler(
+            self._consumer, service=self.spec.name, group=self.group_id
+        )
         self.phase = "running"
 
     async def wait(self) -> None:
@@ -225,6 +235,8 @@ class ServiceRuntime:
         """
         self.phase = "stopping"
         try:
+            if self._lag_task:
+                self._lag_task.cancel()
             if self._loop and self._loop_task:
                 self._loop.stop()
                 with contextlib.suppress(Exception):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from aiokafka.structs import ConsumerRecord
 
-from schemas.envelope import RequestEnvelope
+from schemas.envelope import IDEMPOTENCY_CONFLICT, RequestEnvelope
 from shared.errors import InvalidEventError, PermanentError, is_retriable
 from shared.messaging.codec import decode, encode
 from shared.messaging.dlq import dead_letter_headers
@@ -25,12 +25,14 @@ from shared.messaging.handling import (
     result_document,
     stored_result,
 )
+from shared.messaging.idempotency import conflict_result, request_fingerprint, result_key
 from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import request_id_var
 from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
+from shared.observability.ops_metrics import DEAD_LETTERS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
-from shared.persistence.repository import NewResult, SaveOutcome
+from shared.persistence.repository import NewResult, ResultKey, SaveOutcome, StoredResult
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ LAST_RESORT_TIMEOUT_S = 30.0
 
 
 class ResultStore(Protocol):
-    async def get_output(self, request_id: str) -> dict[str, Any] | None: ...
+    async def find(self, key: ResultKey) -> StoredResult | None: ...
     async def save(self, new: NewResult) -> SaveOutcome: ...
 
 
@@ -74,7 +76,7 @@ class EventProcessor:
         self._store_input_text = store_input_text
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        """Deal with one record; returns the outcome label (ok, duplicate, dlq)."""
+        """Deal with one record; returns the outcome label (ok, duplicate, conflict, dlq)."""
         started = time.perf_counter()
         request_id_var.set(None)
         try:
@@ -95,6 +97,7 @@ class EventProcessor:
         return outcome
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        started = time.perf_counter()
         try:
             request: RequestEnvelope[Any] = decode(record.value, self._spec.request_model)
         except InvalidEventError as exc:
@@ -105,10 +108,14 @@ class EventProcessor:
             return "dlq"
         request_id_var.set(request.request_id)
 
-        stored = await self._infra(lambda: self._store.get_output(request.request_id), "db-read")
+        key = result_key(self._spec.feature, request)
+        fingerprint = request_fingerprint(self._spec.feature, request)
+        stored = await self._infra(lambda: self._store.find(key), "db-read")
         if stored is not None:
+            if not stored.answers(request.user_id, fingerprint):
+                return await self._conflict(record, request, started)
             # Redelivery (crash, rebalance, producer retry): re-publish, never recompute.
-            await self._publish(record, stored)
+            await self._publish(record, stored.output)
             return "duplicate"
 
         try:
@@ -136,9 +143,30 @@ class EventProcessor:
             self._spec, request, result, output, store_input_text=self._store_input_text
         )
         saved = await self._infra(lambda: self._store.save(new), "db-write")
+        if saved.conflict:
+            # Another request under this key was stored while this one computed.
+            return await self._conflict(record, request, started)
         await self._publish(record, saved.output)
         RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
         return "ok" if saved.inserted else "duplicate"
+
+    async def _conflict(
+        self, record: ConsumerRecord[bytes, bytes], request: RequestEnvelope[Any], started: float
+    ) -> str:
+        """Answer a reused key with a `failed` result; the stored one is neither sent nor touched.
+
+        Published, not dead-lettered: the producer made a mistake it must hear about on the
+        results topic it reads, and replaying the event from a DLQ could never succeed.
+        """
+        log.warning(
+            "request %s reuses its key with different content: %s",
+            request.request_id,
+            IDEMPOTENCY_CONFLICT,
+        )
+        result = conflict_result((time.perf_counter() - started) * 1000)
+        await self._publish(record, result_document(self._spec, request, result))
+        RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
+        return "conflict"
 
     async def _publish(self, record: ConsumerRecord[bytes, bytes], output: dict[str, Any]) -> None:
         parent = header(record.headers, TRACEPARENT)
@@ -168,6 +196,7 @@ class EventProcessor:
             ),
             "dlq",
         )
+        DEAD_LETTERS.labels(self._spec.name, type(exc).__name__).inc()
 
     async def dead_letter_last_resort(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, failures: int
@@ -195,6 +224,7 @@ class EventProcessor:
             LAST_RESORT_TIMEOUT_S,
         )
         EVENTS.labels(self._spec.name, "dlq").inc()
+        DEAD_LETTERS.labels(self._spec.name, type(cause).__name__).inc()
 
     async def _infra(self, fn: Any, stage: str) -> Any:
         s = self._settings

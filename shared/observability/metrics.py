@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "cairn_events_total",
-    "Events handled, by outcome (ok, duplicate, dlq, retried).",
+    "Events handled, by outcome (ok, duplicate, conflict, dlq, retried).",
     ["service", "outcome"],
 )
 RESULTS = Counter(
