@@ -36,6 +36,9 @@ from shared.persistence.repository import NewResult, ResultKey, SaveOutcome, Sto
 
 log = logging.getLogger(__name__)
 
+# Bound on the lane supervisor's one dead-letter attempt: long enough for a leader move.
+LAST_RESORT_TIMEOUT_S = 30.0
+
 
 class ResultStore(Protocol):
     async def find(self, key: ResultKey) -> StoredResult | None: ...
@@ -83,7 +86,9 @@ class EventProcessor:
         except Exception as exc:
             # Not retriable and not the handler's (a bug in a store, say): isolate the event
             # rather than stall its partition forever.
-            log.exception("unexpected failure; dead-lettering the event")
+            # The type only at ERROR: the traceback may quote the event (DEBUG has it).
+            log.error("unexpected failure (%s); dead-lettering the event", type(exc).__name__)
+            log.debug("unexpected failure detail", exc_info=True)
             await self._dead_letter(record, exc, attempts=1)
             outcome = "dlq"
         finally:
@@ -192,6 +197,34 @@ class EventProcessor:
             "dlq",
         )
         DEAD_LETTERS.labels(self._spec.name, type(exc).__name__).inc()
+
+    async def dead_letter_last_resort(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, failures: int
+    ) -> None:
+        """One bounded dead-letter attempt, for the lane supervisor; raises if it fails.
+
+        Called after `process` itself failed `failures` times: the event leaves its
+        partition with its first error's type and message, and the supervisor tries again
+        later if this write fails too.
+        """
+        # The error that escaped is usually a failed dead-letter write; the reason the event
+        # failed is the first error of the chain (an invalid event, a store's bug).
+        # `raise ... from` marks a deliberate translation (InvalidEventError from pydantic's
+        # error): the chain stops there.
+        cause = exc
+        while cause.__context__ is not None and not cause.__suppress_context__:
+            cause = cause.__context__
+        headers = dead_letter_headers(
+            record, cause, service=self._spec.name, attempts=failures, retriable=is_retriable(cause)
+        )
+        await asyncio.wait_for(
+            self._publisher.send_and_wait(
+                self._settings.dlq_topic, value=record.value, key=record.key, headers=headers
+            ),
+            LAST_RESORT_TIMEOUT_S,
+        )
+        EVENTS.labels(self._spec.name, "dlq").inc()
+        DEAD_LETTERS.labels(self._spec.name, type(cause).__name__).inc()
 
     async def _infra(self, fn: Any, stage: str) -> Any:
         s = self._settings

@@ -24,3 +24,8 @@ PAUSED = Gauge(
 )
 RETRIES = Counter("cairn_retries_total", "Retries of transient failures.", ["service", "stage"])
 COMMITS = Counter("cairn_commits_total", "Offset commits.", ["service"])
+LANE_FAILURES = Counter(
+    "cairn_lane_failures_total",
+    "Failures that escaped the event processor and were retried by the lane supervisor.",
+    ["service"],
+)
