@@ -38,23 +38,56 @@ TRANSIENT: Final = Disposition.TRANSIENT
 PERMANENT: Final = Disposition.PERMANENT
 
 # -- PostgreSQL: SQLSTATE classes (first two characters) ------------------------------------
-# A class not listed here is PERMANENT: it names something wrong with the statement or its
-# data (22 data exception, 23 integrity constraint violation, 42 syntax or access rule...),
-# which no amount of waiting fixes. A listed code (below) overrides its class.
+# Every class PostgreSQL defines (Appendix A of its manual). Permanent ones name something wrong
+# with the statement or its data, which no amount of waiting fixes; transient ones the state
+# of the server or the connection. A code listed further down overrides its class. A class
+# not listed at all (a newer server's) is permanent: the DLQ keeps the event and its reason.
 SQLSTATE_CLASSES: Final[dict[str, tuple[Disposition, str]]] = {
+    "00": (PERMANENT, "successful completion: never raised as an error"),
+    "01": (PERMANENT, "warning: never raised as an error"),
+    "02": (PERMANENT, "no data: never raised as an error"),
+    "03": (PERMANENT, "SQL statement not yet complete"),
     "08": (TRANSIENT, "connection exception: the connection failed or was lost"),
+    "09": (PERMANENT, "triggered action exception"),
+    "0A": (PERMANENT, "feature not supported"),
+    "0B": (PERMANENT, "invalid transaction initiation"),
+    "0F": (PERMANENT, "locator exception"),
+    "0L": (PERMANENT, "invalid grantor"),
+    "0P": (PERMANENT, "invalid role specification"),
+    "0Z": (PERMANENT, "diagnostics exception"),
+    "20": (PERMANENT, "case not found"),
+    "21": (PERMANENT, "cardinality violation"),
+    "22": (PERMANENT, "data exception: a value the column or function rejects"),
+    "23": (PERMANENT, "integrity constraint violation: the row conflicts with a constraint"),
+    "24": (PERMANENT, "invalid cursor state"),
     "25": (PERMANENT, "invalid transaction state: a bug in how the transaction is used"),
+    "26": (PERMANENT, "invalid SQL statement name"),
+    "27": (PERMANENT, "triggered data change violation"),
     # Authorization failures happen at connect time, before any event data is involved: a
     # rotated password or a role not yet created is the deployment's to fix, and every event
     # would fail the same way, so they wait rather than fill the DLQ.
     "28": (TRANSIENT, "invalid authorization: credentials rejected at connect time"),
+    "2B": (PERMANENT, "dependent privilege descriptors still exist"),
+    "2D": (PERMANENT, "invalid transaction termination"),
+    "2F": (PERMANENT, "SQL routine exception"),
+    "34": (PERMANENT, "invalid cursor name"),
+    "38": (PERMANENT, "external routine exception"),
+    "39": (PERMANENT, "external routine invocation exception"),
+    "3B": (PERMANENT, "savepoint exception"),
     "3D": (TRANSIENT, "invalid catalog name: the database does not exist (yet) at connect"),
+    "3F": (PERMANENT, "invalid schema name"),
     "40": (TRANSIENT, "transaction rollback: lost a race with another transaction"),
+    "42": (PERMANENT, "syntax error or access rule violation: the SQL or the schema is wrong"),
+    "44": (PERMANENT, "WITH CHECK OPTION violation"),
     "53": (TRANSIENT, "insufficient resources: disk, memory or connection slots exhausted"),
     "54": (PERMANENT, "program limit exceeded: the statement itself is too large or complex"),
     "55": (PERMANENT, "object not in prerequisite state"),
     "57": (TRANSIENT, "operator intervention: shutdown, restart, recovery, cancelled query"),
     "58": (TRANSIENT, "system error: I/O failure outside PostgreSQL"),
+    "72": (TRANSIENT, "snapshot too old: a new transaction takes a new snapshot"),
+    "F0": (PERMANENT, "configuration file error"),
+    "HV": (PERMANENT, "foreign data wrapper error"),
+    "P0": (PERMANENT, "PL/pgSQL error: a trigger or function raised on this data"),
     "XX": (PERMANENT, "internal error: corruption or a server bug; retrying would loop"),
 }
 
@@ -192,7 +225,7 @@ def classify_sqlstate(sqlstate: str) -> tuple[Disposition, str]:
         return SQLSTATE_CODES[code]
     if code[:2] in SQLSTATE_CLASSES:
         return SQLSTATE_CLASSES[code[:2]]
-    return PERMANENT, f"class {code[:2]}: the statement or its data, not the database's state"
+    return PERMANENT, f"unknown class {code[:2]}: assumed the statement's or the data's"
 
 
 def classify_sqlite(code: int) -> tuple[Disposition, str]:

@@ -230,3 +230,19 @@ def test_sqlite_codes_from_messages_when_the_code_is_missing() -> None:
     assert verdict is not None and verdict[0] is TRANSIENT
     verdict = classify(sqlite3.OperationalError("near 'SELEC': syntax error"))
     assert verdict is not None and verdict[0] is PERMANENT
+
+
+def test_docs_list_every_class_and_code() -> None:
+    """docs/reliability.md is the operator's view of these tables; it must not drift."""
+    page = (Path(__file__).resolve().parents[3] / "docs" / "reliability.md").read_text()
+    for klass, (disposition, _) in SQLSTATE_CLASSES.items():
+        handling = "retry" if disposition is TRANSIENT else "DLQ"
+        assert f"| `{klass}` |" in page, klass
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{klass}` |"))
+        assert handling in row, row
+    for code, (disposition, _) in SQLSTATE_CODES.items():
+        handling = "retry" if disposition is TRANSIENT else "DLQ"
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{code}` |"))
+        assert handling in row, row
+    for number in errors.SQLITE_CODES:
+        assert f"| {number} |" in page
