@@ -200,8 +200,8 @@ async def test_database_outage_pauses_retries_and_resumes(
 
 # -- the real rewriter on SmolLM2, as a worker process --------------------------------------
 
-REWRITER_EVENTS = 40
-REWRITER_RATE_PER_S = 1.0
+REWRITER_EVENTS = 24  # a SmolLM2 batch takes seconds on 2 cores: a small, honest load
+REWRITER_RATE_PER_S = 0.5
 REWRITER_CUT_AT_S = 8.0
 REWRITER_IN_FLIGHT = 4  # one micro-batch of four
 
