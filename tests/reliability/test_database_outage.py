@@ -220,11 +220,13 @@ async def test_database_outage_under_the_rewriter(
         log,
         runs=runs,
         module=REWRITER_WORKER,
-        **SMOLLM2_REWRITER_ENV,
-        INFERENCE_MAX_BATCH_SIZE=str(REWRITER_IN_FLIGHT),
-        CAIRN_MAX_IN_FLIGHT=str(REWRITER_IN_FLIGHT),
-        CAIRN_FETCH_MAX_RECORDS=str(REWRITER_IN_FLIGHT),
-        CAIRN_RETRY_MAX_S="1.0",
+        **{
+            **SMOLLM2_REWRITER_ENV,
+            "INFERENCE_MAX_BATCH_SIZE": str(REWRITER_IN_FLIGHT),
+            "CAIRN_MAX_IN_FLIGHT": str(REWRITER_IN_FLIGHT),
+            "CAIRN_FETCH_MAX_RECORDS": str(REWRITER_IN_FLIGHT),
+            "CAIRN_RETRY_MAX_S": "1.0",
+        },
     )
     direct = create_engine(pg_url)
     repo = ResultRepository(direct)
