@@ -17,6 +17,7 @@ from shared.messaging.idempotency import request_fingerprint
 from shared.messaging.retry import backoff_delay
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.metrics import RETRIES
+from shared.persistence.errors import DatabaseUnavailable
 from shared.persistence.repository import NewResult, sha256_text
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ async def handle_with_retries(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not is_retriable(exc) or attempt >= settings.max_attempts:
+            # A database outage met inside the handler (incremental state, budget ledger) is
+            # not the event's fault: it waits like the runtime's own writes, uncapped.
+            capped = not _database_outage(exc)
+            if not is_retriable(exc) or (capped and attempt >= settings.max_attempts):
                 raise HandlerGaveUp(exc, attempt) from exc
             delay = backoff_delay(attempt, settings.retry_initial_s, settings.retry_max_s)
             RETRIES.labels(service, "handler").inc()
@@ -54,6 +58,17 @@ async def handle_with_retries(
                 delay,
             )
             await asyncio.sleep(delay)
+
+
+def _database_outage(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # the router or a handler may wrap it
+        if seen is None:
+            return False
+        if isinstance(seen, DatabaseUnavailable):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def result_document(

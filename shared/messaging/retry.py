@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from shared.errors import is_retriable
 from shared.observability.metrics import RETRIES
+from shared.persistence import errors as db_errors
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,6 +24,17 @@ def backoff_delay(attempt: int, initial_s: float, max_s: float) -> float:
     Full jitter spreads the retries of many consumers that failed together.
     """
     return random.uniform(0, min(max_s, initial_s * 2 ** (attempt - 1)))
+
+
+def infra_retriable(exc: BaseException) -> bool:
+    """Whether an infrastructure step that failed with `exc` should be tried again."""
+    # aiokafka marks KafkaTimeoutError non-retriable, but for a publish it only means the
+    # broker did not answer in time (leader moving, broker restarting).
+    if is_retriable(exc) or isinstance(exc, KafkaTimeoutError):
+        return True
+    # A store that did not translate its driver's errors still must not dead-letter a good
+    # event during an outage: the SQLSTATE / driver table decides (shared.persistence.errors).
+    return db_errors.is_transient(exc)
 
 
 async def retry_until_done(
@@ -44,9 +56,7 @@ async def retry_until_done(
         try:
             return await fn()
         except Exception as exc:
-            # aiokafka marks KafkaTimeoutError non-retriable, but for a publish it only means
-            # the broker did not answer in time (leader moving, broker restarting).
-            if not (is_retriable(exc) or isinstance(exc, KafkaTimeoutError)):
+            if not infra_retriable(exc):
                 raise
             attempt += 1
             delay = backoff_delay(attempt, initial_s, max_s)

@@ -8,7 +8,10 @@ Every scenario ends with the same accounting, printed as one line:
 - lost: sent but never stored,
 - dlq: records on the dead-letter topic,
 - published_dupes: result records beyond the first per request_id (informational: redelivery
-  after a crash or a failed commit re-publishes the stored result, by design).
+  after a crash or a failed commit re-publishes the stored result, by design),
+- runs / recomputed: handler runs in all, and runs beyond the first per request_id: work
+  begun again because a worker died before storing it (tests/support/runs.py). A redelivered
+  event whose result is stored is answered from the database and does not run the handler.
 
 Scenarios use PostgreSQL (a fresh database each), the production database; without it they
 skip, or fail under CAIRN_REQUIRE_POSTGRES=1.
@@ -34,11 +37,13 @@ from sqlalchemy.engine import make_url
 
 from shared.config import CoreSettings, DatabaseSettings, KafkaSettings
 from shared.messaging.app import ServiceRuntime
+from shared.messaging.handler import Handler
 from shared.persistence.engine import create_engine
 from shared.persistence.repository import ResultRepository
 from tests.conftest import _postgres_database
 from tests.integration.messaging.conftest import echo_spec, runtime_settings
 from tests.support.echo import EchoHandler
+from tests.support.runs import CountingHandler, Runs
 
 Record = ConsumerRecord[bytes, bytes]
 
@@ -55,7 +60,13 @@ def with_port(url: str, port: int) -> str:
 
 
 def echo_runtime(
-    kafka: KafkaSettings, topic: str, db_url: str, state_dir: Path, **overrides: Any
+    kafka: KafkaSettings,
+    topic: str,
+    db_url: str,
+    state_dir: Path,
+    *,
+    handler: Handler | None = None,
+    **overrides: Any,
 ) -> ServiceRuntime:
     """The echo service in the test's own process (its loop state can be inspected)."""
     return ServiceRuntime(
@@ -64,8 +75,13 @@ def echo_runtime(
         kafka=kafka,
         runtime=runtime_settings(topic, **overrides),
         database=DatabaseSettings(DATABASE_URL=db_url),
-        handler=EchoHandler(),
+        handler=handler or EchoHandler(),
     )
+
+
+def counting_echo() -> CountingHandler:
+    """The echo handler, its runs counted in memory (in-process scenarios)."""
+    return CountingHandler(EchoHandler())
 
 
 # -- load ------------------------------------------------------------------------------
@@ -78,6 +94,32 @@ def echo_event(i: int, *, keys: int = 17, **payload: Any) -> dict[str, Any]:
         "user_id": f"user-{i % keys}",
         "occurred_at": "2025-01-01T00:00:00+00:00",
         "payload": {"text": f"event {i}", **payload},
+    }
+
+
+# Short texts: on a 2-core machine a SmolLM2 batch of four takes seconds, and the scenarios
+# are about what the runtime does with that work, not about long generations.
+REWRITE_TEXTS = [
+    "hey, review moved to thursday 3pm",
+    "Das Treffen ist am Freitag um 10 Uhr.",
+    "je serai en retard ce matin, désolé",
+    "pls send the invoice before friday",
+]
+
+
+def rewrite_event(i: int, *, keys: int = 17) -> dict[str, Any]:
+    """A short writing-tools request (rewrite, concise tone): a real model call each."""
+    return {
+        "request_id": f"rel-{uuid.uuid4().hex[:12]}-{i}",
+        "tenant_id": "tenant-r",
+        "user_id": f"user-{i % keys}",
+        "occurred_at": "2025-01-01T00:00:00+00:00",
+        "locale": ["en-US", "de-DE", "fr-FR", "en-GB"][i % 4],
+        "payload": {
+            "operation": "rewrite",
+            "tone": "concise",
+            "text": f"{REWRITE_TEXTS[i % len(REWRITE_TEXTS)]} #{i}",
+        },
     }
 
 
@@ -212,9 +254,12 @@ class Tally:
     stored: Counter[str]
     published: Counter[str]
     dlq: int
+    runs: Runs
 
     @classmethod
-    async def collect(cls, bootstrap: str, topic: str, db_url: str, sent: set[str]) -> Tally:
+    async def collect(
+        cls, bootstrap: str, topic: str, db_url: str, sent: set[str], runs: Runs
+    ) -> Tally:
         engine = create_engine(db_url)
         try:
             stored = Counter(await ResultRepository(engine).request_ids())
@@ -223,7 +268,7 @@ class Tally:
         results = await read_topic(bootstrap, f"{topic}.results")
         published = Counter(json.loads(r.value)["request_id"] for r in results if r.value)
         dead = await read_topic(bootstrap, f"{topic}.dlq")
-        return cls(set(sent), stored, published, len(dead))
+        return cls(set(sent), stored, published, len(dead), runs)
 
     @property
     def duplicates(self) -> int:
@@ -234,13 +279,18 @@ class Tally:
         return len(self.sent - set(self.stored))
 
     @property
+    def recomputed(self) -> int:
+        return self.runs.recomputed
+
+    @property
     def published_dupes(self) -> int:
         return sum(n - 1 for n in self.published.values())
 
     def line(self) -> str:
         return (
             f"sent={len(self.sent)} stored={len(self.stored)} duplicates={self.duplicates} "
-            f"lost={self.lost} dlq={self.dlq} published_dupes={self.published_dupes}"
+            f"lost={self.lost} dlq={self.dlq} published_dupes={self.published_dupes} "
+            f"runs={sum(self.runs.started.values())} recomputed={self.recomputed}"
         )
 
     def report(self, scenario: str, **extra: object) -> None:

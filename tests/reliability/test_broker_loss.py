@@ -20,7 +20,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.stack.kafka import BrokerNode, KafkaCluster, _port_open
 from shared.config import KafkaSettings
 from shared.messaging.app import ServiceRuntime
-from tests.reliability.conftest import Load, Tally, echo_event, echo_runtime, wait_stored
+from tests.reliability.conftest import (
+    Load,
+    Tally,
+    counting_echo,
+    echo_event,
+    echo_runtime,
+    wait_stored,
+)
+from tests.support.runs import Runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -89,7 +97,8 @@ async def test_broker_killed_and_restarted_under_load(
         KAFKA_TOPIC_REPLICATION=3,
         KAFKA_TOPIC_PARTITIONS=6,
     )
-    runtime = echo_runtime(kafka, topic, pg_url, tmp_path)
+    handler = counting_echo()
+    runtime = echo_runtime(kafka, topic, pg_url, tmp_path, handler=handler)
     load = Load(cluster.bootstrap, topic)
     events = [echo_event(i, delay_ms=5) for i in range(EVENTS)]
     topics = [topic, f"{topic}.results", f"{topic}.dlq"]
@@ -135,7 +144,7 @@ async def test_broker_killed_and_restarted_under_load(
     finally:
         await runtime.stop()
 
-    tally = await Tally.collect(cluster.bootstrap, topic, pg_url, load.sent)
+    tally = await Tally.collect(cluster.bootstrap, topic, pg_url, load.sent, Runs.of(handler))
     tally.report(
         "broker-loss",
         producer_retries=load.failures,

@@ -31,6 +31,7 @@ from tests.reliability.conftest import (
     stop_worker,
     wait_stored,
 )
+from tests.support.runs import Runs
 from tests.support.workers import spawn_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.postgres]
@@ -115,11 +116,13 @@ async def test_overload_lag_grows_then_drains_memory_bounded(
 ) -> None:
     port = free_port()
     log = tmp_path / "worker.log"
+    runs = tmp_path / "runs.txt"
     worker = spawn_worker(
         topic,
         kafka_bootstrap,
         pg_url,
         log,
+        runs=runs,
         KAFKA_TOPIC_PARTITIONS=str(PARTITIONS),
         CAIRN_HEALTH_PORT=str(port),
         CAIRN_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
@@ -182,7 +185,7 @@ async def test_overload_lag_grows_then_drains_memory_bounded(
         await probe.stop()
         await engine.dispose()
 
-    tally = await Tally.collect(kafka_bootstrap, topic, pg_url, load.sent)
+    tally = await Tally.collect(kafka_bootstrap, topic, pg_url, load.sent, Runs.read([runs]))
     peak_rss = max(samples.rss_mb)
     tally.report(
         "overload",

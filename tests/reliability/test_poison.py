@@ -19,7 +19,15 @@ import pytest
 
 from shared.config import KafkaSettings
 from shared.messaging import dlq
-from tests.reliability.conftest import Load, Tally, echo_event, echo_runtime, read_topic
+from tests.reliability.conftest import (
+    Load,
+    Tally,
+    counting_echo,
+    echo_event,
+    echo_runtime,
+    read_topic,
+)
+from tests.support.runs import Runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
@@ -74,7 +82,8 @@ async def test_poison_is_isolated_and_the_rest_flows(
     rng.shuffle(stream)
 
     kafka = KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, KAFKA_TOPIC_PARTITIONS=4)
-    runtime = echo_runtime(kafka, topic, pg_url, tmp_path)
+    handler = counting_echo()
+    runtime = echo_runtime(kafka, topic, pg_url, tmp_path, handler=handler)
     await runtime.start()
     load = Load(kafka_bootstrap, topic)
     started = time.monotonic()
@@ -88,13 +97,14 @@ async def test_poison_is_isolated_and_the_rest_flows(
     finally:
         await runtime.stop()
 
-    tally = await Tally.collect(kafka_bootstrap, topic, pg_url, load.sent)
+    tally = await Tally.collect(kafka_bootstrap, topic, pg_url, load.sent, Runs.of(handler))
     dead = await read_topic(kafka_bootstrap, f"{topic}.dlq")
     kinds = Counter(bad[r.value] for r in dead if r.value in bad)
     tally.report("poison", poison=len(bad), seconds=f"{elapsed:.1f}", by_kind=dict(kinds))
 
     # `sent` counts the good events only (poison goes out as raw bytes).
     tally.assert_nothing_lost(dlq=len(bad))
+    assert tally.recomputed == 0, "no crash, no retry: each good event ran its handler once"
     assert kinds == dict.fromkeys(EXPECTED_REASON, PER_KIND)
     for r in dead:
         reason = dict(r.headers)[dlq.ERROR_MESSAGE].decode()

@@ -1,4 +1,4 @@
-"""`python -m tests.support.echo_worker TOPIC`: the echo service as a real process.
+"""`python -m tests.support.echo_worker TOPIC [RUNS_FILE]`: the echo service as a real process.
 
 Used by tests that kill or signal a worker. Every setting comes from the environment, as in
 production; the topic is an argument so each test has its own. The process exits with the
@@ -6,6 +6,8 @@ runtime's exit status (shared/messaging/exits.py).
 
 Fault switch for tests: SIGUSR1 closes the worker's Kafka consumer under its running loop,
 as a client that dies would; the loop then crashes and the process must exit non-zero.
+With RUNS_FILE, every handler run is appended to it (tests/support/runs.py) so
+recomputations can be counted.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from shared.config import CoreSettings
 from shared.messaging.app import ServiceRuntime, serve
 from shared.messaging.exits import ExitCode
 from shared.observability.logging import configure_logging
 from tests.support.echo import ECHO_SPEC
+from tests.support.runs import counted_spec
 
 
 async def serve_with_fault_switch(runtime: ServiceRuntime) -> ExitCode:
@@ -39,6 +43,8 @@ def main() -> None:
     core = CoreSettings()
     configure_logging(core.log_level, json_lines=True)
     spec = ECHO_SPEC.with_topics(topic, f"{topic}.results")
+    if len(sys.argv) > 2:
+        spec = counted_spec(spec, Path(sys.argv[2]))
     sys.exit(int(asyncio.run(serve_with_fault_switch(ServiceRuntime(spec, core=core)))))
 
 
