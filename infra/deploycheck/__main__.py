@@ -25,7 +25,10 @@ def render(kustomize: Path, overlay: Path) -> list[dict[str, Any]]:
 
 
 def check_overlay(kustomize: Path, keda: Path, overlay: Path) -> list[str]:
-    objs = render(kustomize, overlay)
+    try:
+        objs = render(kustomize, overlay)
+    except subprocess.CalledProcessError as exc:
+        return [f"kustomize build failed: {exc.stderr.strip()}"]
     problems = [f"{policy.ref(o)}: {e}" for o in objs for e in schemas.validate(o, keda)]
     problems += [str(f) for f in policy.check(objs)]
     log.info("%s: %d objects, %d problems", overlay.name, len(objs), len(problems))
