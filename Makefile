@@ -19,7 +19,8 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help install models jars assets up down logs status demo test test-reliability \
-        lint fmt migrate schemas docs eval bench bench-inference clean purge
+        lint fmt migrate schemas docs eval bench bench-inference clean purge \
+        images images-tools test-images deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,7 +64,7 @@ test: $(INSTALLED) $(KAFKA_JARS) models ## Run the test suite (real Kafka, real 
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-reliability: $(INSTALLED) $(KAFKA_JARS) models ## Fault scenarios (slow)
-	$(PY) -m pytest -m slow -s $(PYTEST_ARGS)
+	$(PY) -m pytest -m "slow and not podman" -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff + mypy (strict)
 	$(VENV)/bin/ruff check .
@@ -88,6 +89,24 @@ bench-inference: $(INSTALLED) models ## Micro-batched vs sequential generation, 
 
 bench: $(INSTALLED) $(KAFKA_JARS) models ## End-to-end benchmark (writes docs/bench/)
 	$(PY) -m tests.bench.e2e
+
+# Deployment (docs/deploy.md). kustomize and the KEDA CRDs are fetched into DEPLOY_TOOLS.
+DEPLOY_TOOLS ?= $(STATE)/tools
+CONTAINER_TOOLS := podman buildah runc mmdebstrap
+
+images-tools: ## Install podman, buildah, runc and mmdebstrap (Debian packages, once)
+	@for t in $(CONTAINER_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_TOOLS) >/dev/null; fi
+
+images: $(INSTALLED) images-tools ## Build the three CPU service images (skips those up to date)
+	$(PY) -m infra.images build
+
+test-images: images $(KAFKA_JARS) ## Run the three images with podman against Kafka and PostgreSQL
+	CAIRN_REQUIRE_IMAGES=1 $(PY) -m pytest -m podman -s tests/deploy/test_containers.py $(PYTEST_ARGS)
+
+deploy-check: $(INSTALLED) ## Render, validate and lint the Kubernetes, compose and Dockerfiles
+	CAIRN_DEPLOY_TOOLS=$(abspath $(DEPLOY_TOOLS)) $(PY) -m infra.deploycheck
 
 purge: $(INSTALLED) ## Delete stored results older than CAIRN_RETENTION_DAYS
 	$(PY) -m shared.persistence.purge

@@ -144,6 +144,13 @@ def peak_rss_mb(name: str) -> float:
     return 0.0
 
 
+def cpu_seconds(name: str) -> float:
+    """User + system CPU time of the service process so far (clock ticks of 1/100 s)."""
+    fields = tools.output(tools.podman("exec", name, "cat", "/proc/1/stat")).rsplit(")", 1)[-1]
+    parts = fields.split()
+    return (int(parts[11]) + int(parts[12])) / 100 if len(parts) > 12 else 0.0
+
+
 def requests_per_feature() -> dict[str, list[dict[str, Any]]]:
     """Two realistic requests of every feature, with fresh ids (several languages)."""
     picked = {
@@ -247,6 +254,7 @@ async def test_service_images_process_every_feature(
         tails = {s: logs(names[s])[-3000:] for s in pending}
         assert not pending, f"not ready within {READY_TIMEOUT_S:.0f}s: {tails}"
 
+        cpu_at_ready = {s: cpu_seconds(names[s]) for s in images}
         events = requests_per_feature()
         for feature, batch in events.items():
             await produce(kafka, f"cairn.{feature}.requests.v1", batch)
@@ -294,7 +302,13 @@ async def test_service_images_process_every_feature(
             assert result["stickers"], result
 
         for service in images:
-            report["services"][service]["peak_rss_mb"] = round(peak_rss_mb(names[service]), 1)
+            entry = report["services"][service]
+            entry["peak_rss_mb"] = round(peak_rss_mb(names[service]), 1)
+            entry["cpu_s_at_ready"] = round(cpu_at_ready[service], 1)
+            entry["cpu_s_for_requests"] = round(
+                cpu_seconds(names[service]) - cpu_at_ready[service], 1
+            )
+            entry["requests"] = len(events[FEATURES[service]])
         for service in images:
             started = time.monotonic()
             await asyncio.to_thread(

@@ -84,7 +84,7 @@ def test_overlays_request_their_accelerators(kustomize: Path) -> None:
     for name in ("cairn-summarizer", "cairn-rewriter"):
         spec = deployment(inf2, name)["spec"]["template"]["spec"]
         limits = spec["containers"][0]["resources"]["limits"]
-        assert limits["aws.amazon.com/neuroncore"] == 2
+        assert limits["aws.amazon.com/neuroncore"] == 1
         assert spec["schedulerName"] == "my-scheduler"
         assert {
             "key": "aws.amazon.com/neuron",
