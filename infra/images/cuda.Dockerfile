@@ -69,7 +69,8 @@ ARG GENERATOR_MODEL=qwen2.5-coder-0.5b-instruct
 RUN [ -n "${PIP_CACHE_DIR:-}" ] || export PIP_NO_CACHE_DIR=1; \
     [ -n "${PIP_CERT:-}" ] || unset PIP_CERT; \
     INFERENCE_AUTO_INSTALL=true python -m shared.inference.provision "${GENERATOR_MODEL}"; \
-    rm -rf /opt/cairn/state/models/.staging /opt/cairn/state/models/.*.lock
+    rm -rf /opt/cairn/state/models/.staging /opt/cairn/state/models/.*.lock; \
+    chmod -R a+rX /opt/cairn/state/models
 
 FROM app AS generator
 ARG GENERATOR_MODEL=qwen2.5-coder-0.5b-instruct

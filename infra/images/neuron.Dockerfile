@@ -50,7 +50,8 @@ RUN python -m compileall -q /opt/cairn \
 FROM app AS models
 ARG GENERATOR_MODEL=qwen2.5-coder-0.5b-instruct
 RUN INFERENCE_AUTO_INSTALL=true PIP_NO_CACHE_DIR=1 python -m shared.inference.provision "${GENERATOR_MODEL}" \
-    && rm -rf /opt/cairn/state/models/.staging /opt/cairn/state/models/.*.lock
+    && rm -rf /opt/cairn/state/models/.staging /opt/cairn/state/models/.*.lock \
+    && chmod -R a+rX /opt/cairn/state/models
 
 FROM app AS generator
 ARG GENERATOR_MODEL=qwen2.5-coder-0.5b-instruct
