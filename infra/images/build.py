@@ -75,7 +75,7 @@ def build_base(*, force: bool = False) -> float:
 
 
 def context_files() -> list[Path]:
-    """Every file the build context sends (tracked or new, not ignored), sorted."""
+    """Every file the build context sends (tracked or new, not ignored; no Dockerfile)."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "--", *CONTEXT_PATHS],
         cwd=ROOT,
@@ -83,7 +83,8 @@ def context_files() -> list[Path]:
         text=True,
         capture_output=True,
     ).stdout.split()
-    return sorted(ROOT / p for p in listed if "__pycache__" not in p and (ROOT / p).is_file())
+    kept = [p for p in listed if "__pycache__" not in p and not p.endswith("Dockerfile")]
+    return sorted(ROOT / p for p in kept if (ROOT / p).is_file())
 
 
 def inputs_hash(service: str, base: str) -> str:

@@ -279,7 +279,7 @@ async def test_service_images_process_every_feature(
 
         rows = await stored(pg_url)
         counts = Counter(r.request_id for r in rows)
-        assert counts == Counter(sent), f"one row per request: {counts}"
+        assert counts == Counter(list(sent)), f"one row per request: {counts}"
         for row in rows:
             feature, event = sent[row.request_id]
             envelope = published[row.request_id][0]
