@@ -21,7 +21,8 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help install models jars assets up down logs status demo test test-reliability \
         lint fmt migrate schemas docs eval bench bench-inference clean purge \
-        monitoring-tools check-monitoring dashboards
+        monitoring-tools check-monitoring dashboards \
+        images images-tools test-images deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,7 +66,7 @@ test: $(INSTALLED) $(KAFKA_JARS) models ## Run the test suite (real Kafka, real 
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-reliability: $(INSTALLED) $(KAFKA_JARS) models ## Fault scenarios (slow)
-	$(PY) -m pytest -m slow -s $(PYTEST_ARGS)
+	$(PY) -m pytest -m "slow and not podman" -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff + mypy (strict)
 	$(VENV)/bin/ruff check .
@@ -101,6 +102,24 @@ check-monitoring: monitoring-tools ## promtool check + unit tests of the alertin
 
 dashboards: $(INSTALLED) ## Regenerate the Grafana dashboards in infra/monitoring/grafana
 	$(PY) -m infra.monitoring.dashboards
+
+# Deployment (docs/deploy.md). kustomize and the KEDA CRDs are fetched into DEPLOY_TOOLS.
+DEPLOY_TOOLS ?= $(STATE)/tools
+CONTAINER_TOOLS := podman buildah runc mmdebstrap
+
+images-tools: ## Install podman, buildah, runc and mmdebstrap (Debian packages, once)
+	@for t in $(CONTAINER_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_TOOLS) >/dev/null; fi
+
+images: $(INSTALLED) images-tools ## Build the three CPU service images (skips those up to date)
+	$(PY) -m infra.images build
+
+test-images: images $(KAFKA_JARS) ## Run the three images with podman against Kafka and PostgreSQL
+	CAIRN_REQUIRE_IMAGES=1 $(PY) -m pytest -m podman -s tests/deploy/test_containers.py $(PYTEST_ARGS)
+
+deploy-check: $(INSTALLED) ## Render, validate and lint the Kubernetes, compose and Dockerfiles
+	CAIRN_DEPLOY_TOOLS=$(abspath $(DEPLOY_TOOLS)) $(PY) -m infra.deploycheck
 
 purge: $(INSTALLED) ## Delete stored results older than CAIRN_RETENTION_DAYS
 	$(PY) -m shared.persistence.purge
