@@ -74,8 +74,12 @@ def provision_source(
     source: ModelSource, cache_root: Path, *, auto_install: bool = True, progress: bool = False
 ) -> Path:
     """Provision one catalog entry under `cache_root`; returns the directory to load."""
-    cache_root.mkdir(parents=True, exist_ok=True)
     target = cache_root / source.name
+    if source.format != "safetensors-dir" and _marker_ok(target, source):
+        # Ready already: no lock file to create, so a read-only image (or volume) can serve.
+        log.debug("model %s already provisioned at %s", source.name, target)
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
     with _locked(cache_root / f".{source.name}.lock"):
         if source.format == "safetensors-dir":
             return _provision_in_place(source, target, auto_install, progress)
