@@ -20,6 +20,7 @@ from services.rewriter import cleanup, guards, policy, prompts
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
+from shared.observability.logging import verdict_kind
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
 
@@ -124,8 +125,12 @@ class WritingTask(EnvelopeFields):
             if problem is None:
                 break
             log.info(
-                "request %s: local draft %d rejected: %s", self.request_id, attempt + 1, problem
+                "request %s: local draft %d rejected: %s",
+                self.request_id,
+                attempt + 1,
+                verdict_kind(problem),
             )
+            log.debug("request %s: rejected because %s", self.request_id, problem)
         assert generation is not None  # local_attempts >= 1
         return LocalAttempt(
             result=draft,

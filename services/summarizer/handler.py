@@ -34,6 +34,7 @@ from services.summarizer.task import Generator, SummaryTask, verify_summary
 from services.summarizer.urgency import rank
 from shared.errors import PermanentError
 from shared.messaging.handler import ServiceContext, StateReader
+from shared.observability.logging import verdict_kind
 from shared.routing.outcome import RoutedOutcome
 from shared.routing.router import start_router
 
@@ -126,8 +127,9 @@ class SummarizeHandler:
             "request %s: no verified summary (tier %s): %s; publishing an extractive one",
             request.request_id,
             outcome.tier,
-            problem,
+            verdict_kind(problem),
         )
+        log.debug("request %s: summary rejected because %s", request.request_id, problem)
         self.stats.extractive_fallback += 1
         text = extractive.summarise(notifications, stack.ranked, cap)
         if verify_summary(text, sources, cap) is not None:

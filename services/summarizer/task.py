@@ -19,6 +19,7 @@ from services.summarizer.draft import SummaryDraft, tidy
 from services.summarizer.grounding import Sources, check
 from services.summarizer.settings import SummarizerSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
+from shared.observability.logging import verdict_kind
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
 
@@ -134,8 +135,12 @@ class SummaryTask(EnvelopeFields):
                 break
             self.stats.rejected += 1
             log.info(
-                "request %s: local draft %d rejected: %s", self.request_id, attempt + 1, problem
+                "request %s: local draft %d rejected: %s",
+                self.request_id,
+                attempt + 1,
+                verdict_kind(problem),
             )
+            log.debug("request %s: rejected because %s", self.request_id, problem)
         assert generation is not None  # at least one attempt
         return LocalAttempt(
             result=draft,

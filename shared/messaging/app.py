@@ -25,7 +25,7 @@ from shared.messaging.processor import EventProcessor
 from shared.messaging.settings import RuntimeSettings
 from shared.messaging.topics import ensure_topics
 from shared.observability.health import HealthServer
-from shared.observability.logging import configure_logging, service_var
+from shared.observability.logging import configure_logging, describe_error, service_var
 from shared.persistence.budget import SqlBudgetStore
 from shared.persistence.engine import create_engine, redacted
 from shared.persistence.repository import ResultRepository
@@ -159,7 +159,8 @@ async def serve(runtime: ServiceRuntime) -> None:
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     if waiter.done() and waiter.exception():
-        log.error("consumer loop crashed: %s", waiter.exception())
+        crash = waiter.exception()
+        log.error("consumer loop crashed: %s", crash and describe_error(crash), exc_info=crash)
     log.info("shutting down %s", runtime.spec.name)
     stopper.cancel()
     await runtime.stop()

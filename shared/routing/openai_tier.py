@@ -24,6 +24,8 @@ import openai
 import pydantic
 from openai import AsyncOpenAI
 
+from shared.observability.logging import describe_error
+
 from .breaker import CircuitBreaker
 from .errors import (
     BreakerOpen,
@@ -205,7 +207,7 @@ class OpenAITier:
                     "%s: attempt %d failed (%s); retrying in %.2fs",
                     self.name,
                     attempt + 1,
-                    exc,
+                    describe_error(exc),
                     delay,
                 )
                 if self._on_retry is not None:
