@@ -36,6 +36,7 @@ _SCHEMA_CONTEXT = frozenset({"expected", "pattern", "discriminator", "expected_t
 # which is cut out) and a union tag's message, which quotes the input's own tag.
 _CUSTOM_ERROR_TYPES = frozenset({"value_error", "assertion_error"})
 _QUOTING_ERROR_TYPES = _CUSTOM_ERROR_TYPES | {"union_tag_invalid"}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Library exceptions whose messages describe the environment (errno, host, broker), not data.
 _SAFE_MESSAGE_TYPES: tuple[type[BaseException], ...] = (OSError, TimeoutError, EOFError)
@@ -140,7 +141,8 @@ def _describe_validation(exc: Any) -> str:
 
 def _without(msg: str, value: Any) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return msg
+        # A model validator's input is the whole object: whatever it quotes may be a value.
+        return _QUOTED.sub("'…'", msg)
     msg = msg.replace(repr(value), "<input>")
     text = str(value)
     # Unquoted, only values long enough to be text: cutting "e" would garble the message.

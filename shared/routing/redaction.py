@@ -373,6 +373,8 @@ def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
         chunk, offset = candidate.group(0), candidate.start()
         if sum(ch.isdigit() for ch in chunk) < 6:
             continue
+        if chunk.isdigit() and chunk[0] != "0":
+            continue  # a bare run of digits: an account number (ACCOUNT) more likely
         for region in PHONE_REGIONS:
             for match in phonenumbers.PhoneNumberMatcher(
                 chunk, region, phonenumbers.Leniency.VALID
