@@ -35,6 +35,8 @@ KINDS = ("URL", "EMAIL", "IBAN", "CARD", "ACCOUNT", "PHONE", "POSTCODE", "ADDRES
 # formats are recognised for every region whatever this list says.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "JP", "CA", "AU", "CH", "AT", "BE")
 
+# ASCII word boundaries for the contact patterns: in Japanese or Chinese text a detail
+# touches the letters around it ("メールはa@b.example.com、"), which \w would count as its own.
 _TRAILING_PUNCT = ".,;:!?)'\""
 _TLDS = "com|org|net|io|co|de|fr|uk|eu|ch|nl|es|it|ai|app|dev|info|biz|me|us|ca|au|jp|cn|in|ru|br"
 _STREET_SUFFIX = (
@@ -42,26 +44,27 @@ _STREET_SUFFIX = (
     "|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Close|Crescent|Gardens|Row|Alley|Circle|Cir"
 )
 
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\[\]{}|\\^`]+", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\[\]{}|\\^`]+", re.IGNORECASE | re.ASCII)
 _BARE_DOMAIN = re.compile(
     rf"(?<![@\w.])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?:/[^\s<>\"'\[\]]*)?(?![\w@])",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", re.ASCII
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.ASCII)
 # 13-19 digits, optionally grouped by single spaces or dashes; not part of a +phone.
-_LONG_DIGITS = re.compile(r"(?<![\w+])\d(?:[ -]?\d){12,18}(?![\w])")
-_SSN_LIKE = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
+_LONG_DIGITS = re.compile(r"(?<![\w+])\d(?:[ -]?\d){12,18}(?![\w])", re.ASCII)
+_SSN_LIKE = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", re.ASCII)
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,5}){1,4}(?![\w])"
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,5}){1,4}(?![\w])",
+    re.ASCII,
 )
 # Runs of digits, spaces, dots, dashes, slashes and brackets, with six digits at least.
 _PHONE_CANDIDATE = re.compile(r"(?<![0-9A-Za-z+])\+?\(?\d[\d \t().\-/]{4,30}\d(?![0-9A-Za-z])")
 _DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
 # Contiguous runs; a leading "+" marks a phone number, left to _PHONE.
-_ACCOUNT = re.compile(r"(?<![\w+])\d{8,}(?![\w])")
+_ACCOUNT = re.compile(r"(?<![\w+])\d{8,}(?![\w])", re.ASCII)
 _ADDRESS = re.compile(
     r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][\w'.-]*\s+){1,4}"
     rf"(?:{_STREET_SUFFIX})\b\.?"
