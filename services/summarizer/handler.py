@@ -134,7 +134,7 @@ class SummarizeHandler:
         text = extractive.summarise(notifications, stack.ranked, cap)
         if verify_summary(text, sources, cap) is not None:
             # Quoting the sources cannot invent anything; if it does, the extractor is broken.
-            raise PermanentError(f"extractive summary of {payload.stack_id} failed the guard")
+            raise PermanentError(f"extractive summary of {request.request_id} failed the guard")
         fallback = f"extractive fallback: {problem}"
         if outcome.degraded_reason is not None:
             # Why no better tier answered either (no_consent, provider_error...): the audit
