@@ -12,6 +12,7 @@ STATE := .cairn
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
 PYTEST_ARGS ?=
+PROMTOOL ?= promtool
 
 export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
@@ -19,7 +20,8 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help install models jars assets up down logs status demo test test-reliability \
-        lint fmt migrate schemas docs eval bench bench-inference clean purge
+        lint fmt migrate schemas docs eval bench bench-inference clean purge \
+        monitoring-tools check-monitoring dashboards
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -88,6 +90,17 @@ bench-inference: $(INSTALLED) models ## Micro-batched vs sequential generation, 
 
 bench: $(INSTALLED) $(KAFKA_JARS) models ## End-to-end benchmark (writes docs/bench/)
 	$(PY) -m tests.bench.e2e
+
+monitoring-tools: ## Install promtool (Debian's prometheus package) if it is missing
+	@command -v $(PROMTOOL) >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+check-monitoring: monitoring-tools ## promtool check + unit tests of the alerting and recording rules
+	$(PROMTOOL) check rules infra/monitoring/rules/*.yml
+	cd infra/monitoring/tests && $(PROMTOOL) test rules *.test.yml
+
+dashboards: $(INSTALLED) ## Regenerate the Grafana dashboards in infra/monitoring/grafana
+	$(PY) -m infra.monitoring.dashboards
 
 purge: $(INSTALLED) ## Delete stored results older than CAIRN_RETENTION_DAYS
 	$(PY) -m shared.persistence.purge

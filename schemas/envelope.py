@@ -65,7 +65,12 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class RequestEnvelope(StrictModel, Generic[P]):
-    """A request event. `request_id` is the idempotency key: resending it never recomputes."""
+    """A request event. (`tenant_id`, feature, `request_id`) is the idempotency key.
+
+    Resending the same request under its key never recomputes: the stored result comes back.
+    Reusing the key for a different request gets a `failed` result, error
+    `idempotency_conflict`.
+    """
 
     schema_version: Literal[1] = SCHEMA_VERSION
     request_id: Identifier
@@ -81,6 +86,11 @@ class RequestEnvelope(StrictModel, Generic[P]):
     quality_hint: QualityHint = QualityHint.BALANCED
     trace: TraceContext | None = None
     payload: P
+
+
+IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+"""`error` of a `failed` result whose request reused a stored (tenant, feature, request_id)
+key with different content. The stored result is kept and not sent; send a new request_id."""
 
 
 class ResultStatus(StrEnum):
@@ -107,7 +117,8 @@ class Provenance(StrictModel):
 
 
 class ResultEnvelope(StrictModel, Generic[R]):
-    """A result event, keyed like its request. Re-delivery may repeat it: dedupe on request_id."""
+    """A result event, keyed like its request. Re-delivery may repeat it: dedupe on
+    (tenant_id, feature, request_id)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     request_id: Identifier
@@ -118,5 +129,9 @@ class ResultEnvelope(StrictModel, Generic[R]):
     produced_at: datetime
     provenance: Provenance
     result: R | None = None
-    error: str | None = None
+    error: str | None = Field(
+        None,
+        description="Why a failed result has none; `idempotency_conflict`: the request_id was "
+        "already used by this tenant for this feature with different content.",
+    )
     trace: TraceContext | None = None

@@ -1,10 +1,13 @@
-"""The `cairn` command.
+"""The `cairn` command: offline batches, the dead-letter topic, stored results.
 
 `cairn batch <feature> --in requests.jsonl --out results.jsonl`: each input line is a request
 event exactly as produced to the feature's request topic; each output line is the result event
 exactly as it would be published. Same handler, same routing, no Kafka. Lines that fail to
 validate, or whose handler gives up, go to `--errors` (default: <out>.errors.jsonl) with the
 line number and the reason — nothing is dropped.
+
+`cairn dlq list|show|replay` (services/ops/dlq.py) and `cairn results show`
+(services/ops/results.py) are the operator's commands; see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from services.ops import dlq as ops_dlq
+from services.ops import results as ops_results
 from shared.config import CoreSettings, DatabaseSettings
 from shared.errors import InvalidEventError, PermanentError
 from shared.messaging.codec import decode
@@ -28,6 +33,10 @@ from shared.messaging.handler import Handler, ServiceContext, ServiceSpec
 from shared.messaging.handling import HandlerGaveUp, handle_with_retries, result_document
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import configure_logging
+from shared.persistence.budget import SqlBudgetStore
+from shared.persistence.engine import create_engine
+from shared.persistence.repository import ResultRepository
+from shared.routing.budget import utc_today
 
 log = logging.getLogger(__name__)
 
@@ -107,31 +116,40 @@ async def run_batch(
     return ok, failed
 
 
+async def ledger_context(
+    core: CoreSettings, repository: ResultRepository, *, with_state: bool
+) -> ServiceContext:
+    """The services' context: the database spend ledger (so batch jobs and the Kafka
+    services share one budget per tenant), and earlier results only when asked."""
+    store = SqlBudgetStore(repository)
+    try:
+        await store.spent("", utc_today())
+    except Exception as exc:
+        raise SystemExit(
+            f"the spend ledger in the database is unavailable ({type(exc).__name__}); "
+            "run `make migrate` (or set DATABASE_URL) first"
+        ) from exc
+    return ServiceContext(core=core, state=repository if with_state else None, budget_store=store)
+
+
 async def _batch(args: argparse.Namespace) -> int:
     spec = load_spec(args.feature)
     core = CoreSettings()
     errors = args.errors or args.out.with_name(args.out.name + ".errors.jsonl")
-    state = None
-    engine = None
-    if args.with_state:
-        from shared.persistence.engine import create_engine
-        from shared.persistence.repository import ResultRepository
-
-        engine = create_engine(DatabaseSettings().resolved_url(core))
-        state = ResultRepository(engine)
+    engine = create_engine(DatabaseSettings().resolved_url(core))
     try:
-        async with spec.lifespan(ServiceContext(core=core, state=state)) as handler:
+        ctx = await ledger_context(core, ResultRepository(engine), with_state=args.with_state)
+        async with spec.lifespan(ctx) as handler:
             ok, failed = await run_batch(
                 spec, handler, args.input, args.out, errors, concurrency=args.concurrency
             )
     finally:
-        if engine is not None:
-            await engine.dispose()
+        await engine.dispose()
     print(f"{ok} results → {args.out}; {failed} failed → {errors}", file=sys.stderr)
     return 0 if failed == 0 else 3
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cairn", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     batch = sub.add_parser("batch", help="run a feature over a JSONL file, without Kafka")
@@ -145,9 +163,19 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="read earlier results from the database (incremental summaries)",
     )
-    args = parser.parse_args(argv)
+    ops_dlq.add_parser(sub)
+    ops_results.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     core = CoreSettings()
     configure_logging("WARNING" if core.log_level == "INFO" else core.log_level, json_lines=True)
+    if args.command == "dlq":
+        sys.exit(asyncio.run(ops_dlq.run(args)))
+    if args.command == "results":
+        sys.exit(asyncio.run(ops_results.run(args)))
     sys.exit(asyncio.run(_batch(args)))
 
 

@@ -81,6 +81,20 @@ def table() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def undescribed() -> list[str]:
+    """Variables whose Field has no `description=`: their row would have an empty meaning."""
+    missing = []
+    for _, path in SECTIONS:
+        cls = _load(path)
+        if cls is None:
+            missing.append(f"{path} (cannot be imported)")
+            continue
+        for name, field in cls.model_fields.items():
+            if not (field.description or "").strip():
+                missing.append(f"{path}: {field.alias or name.upper()}")
+    return missing
+
+
 def render(readme: str) -> str:
     head, _, rest = readme.partition(BEGIN)
     _, _, tail = rest.partition(END)
@@ -94,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     current = README.read_text()
     fresh = render(current)
     if args.check:
+        if missing := undescribed():
+            print(f"settings without a description: {missing}", file=sys.stderr)
+            return 1
         if fresh != current:
             print("README settings table is stale; run `make docs`", file=sys.stderr)
             return 1

@@ -44,7 +44,7 @@ def topic() -> str:
     return f"test.{uuid.uuid4().hex[:10]}"
 
 
-async def _postgres_database() -> AsyncIterator[str]:
+async def _postgres_database(*, migrate: bool = True) -> AsyncIterator[str]:
     import asyncpg
 
     base = make_url(PG_URL)
@@ -59,16 +59,18 @@ async def _postgres_database() -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
+        if migrate:
+            upgrade(url)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-async def _sqlite_database(tmp_path: object) -> AsyncIterator[str]:
+async def _sqlite_database(tmp_path: object, *, migrate: bool = True) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path}/cairn.db"
-    upgrade(url)
+    if migrate:
+        upgrade(url)
     yield url
 
 
@@ -92,3 +94,79 @@ async def any_database_url(request: pytest.FixtureRequest, tmp_path: object) -> 
     else:
         async for url in _sqlite_database(tmp_path):
             yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_empty_database_url(
+    request: pytest.FixtureRequest, tmp_path: object
+) -> AsyncIterator[str]:
+    """A fresh database per backend with no schema at all, for migration tests."""
+    if request.param == "postgres":
+        async for url in _postgres_database(migrate=False):
+            yield url
+    else:
+        async for url in _sqlite_database(tmp_path, migrate=False):
+            yield url
+
+
+# -- which suites ran against PostgreSQL, printed at the end of every run -------------------
+
+_PG_ITEMS: dict[str, str] = {}  # nodeid → suite (unit, integration, e2e, reliability...)
+_PG_RAN: dict[str, int] = {}
+_PG_SKIPPED: dict[str, dict[str, int]] = {}
+
+
+def _suite(item: pytest.Item) -> str:
+    parts = item.nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if "pg_url" in names or params.get("any_database_url") == "postgres":
+        return True
+    return "database_url" in names and os.environ.get("CAIRN_TEST_DATABASE") == "postgres"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_postgres(item):
+            _PG_ITEMS[item.nodeid] = _suite(item)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    suite = _PG_ITEMS.get(report.nodeid)
+    if suite is None:
+        return
+    if report.skipped and report.when in ("setup", "call"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        per_reason = _PG_SKIPPED.setdefault(suite, {})
+        per_reason[reason] = per_reason.get(reason, 0) + 1
+    elif report.when == "call":
+        _PG_RAN[suite] = _PG_RAN.get(suite, 0) + 1
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """After the short summary, as the last lines before the counts: one clear line."""
+    yield
+    if not _PG_ITEMS:
+        return
+    ran = ", ".join(f"{s} ({n})" for s, n in sorted(_PG_RAN.items())) or "no suite"
+    line = f"PostgreSQL: ran in {ran}"
+    if _PG_SKIPPED:
+        skipped = "; ".join(
+            f"{suite} ({sum(r.values())}: {', '.join(sorted(r))})"
+            for suite, r in sorted(_PG_SKIPPED.items())
+        )
+        line += f"; SKIPPED in {skipped}. PostgreSQL is NOT fully covered by this run"
+    if os.environ.get("CAIRN_TEST_DATABASE") != "postgres":
+        line += (
+            ". Tests on `database_url` ran on SQLite only "
+            "(CAIRN_TEST_DATABASE=postgres runs them on PostgreSQL)"
+        )
+    terminalreporter.write_sep("=", "database backends")
+    terminalreporter.write_line(line, red=bool(_PG_SKIPPED), bold=True)

@@ -152,10 +152,33 @@ def main() -> None:
             key = f"{doc['provenance']['tier']}/{doc['status']}"
             tiers[key] = tiers.get(key, 0) + 1
         print(f"results by tier/status: {tiers}")
+        example = next(iter(results), None)
     finally:
         if we_started:
             stack("down")
     print(f"demo finished in {time.monotonic() - started:.0f}s")
+    print_next_steps(example, stopped=we_started)
+
+
+def print_next_steps(request_id: str | None, *, stopped: bool) -> None:
+    """Where an operator looks next (README "Day two", docs/operations.md)."""
+    rid = request_id or "<request_id>"
+    print(
+        textwrap.dedent(
+            f"""
+            where to look next:
+              logs          .cairn/stack/logs/<service>.log  (make logs)
+              metrics       http://127.0.0.1:9101/metrics (summarizer), :9102 (rewriter),
+                            :9103 (emoji); /healthz and /readyz on the same ports
+              dashboards    infra/monitoring/grafana/cairn-<service>.json (Grafana import),
+                            alerts in infra/monitoring/rules/ (make check-monitoring)
+              dead letters  .venv/bin/cairn dlq list   (then: dlq show P:OFFSET, dlq replay)
+              one request   .venv/bin/cairn results show demo-tenant {rid}
+            """
+        ).rstrip()
+    )
+    if stopped:
+        print("  the demo stopped the stack it started: `make up` keeps one running for these")
 
 
 if __name__ == "__main__":

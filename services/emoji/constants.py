@@ -54,5 +54,11 @@ SHADOW_OPACITY: Final = 90  # of 255
 CONTENT_FRACTION: Final = 0.84  # the drawing area inside the outline margin
 BLOB_URI_PREFIX: Final = "blob://sha256/"
 
+# Safety: the semantic probe refuses at this probability. Chosen on the held-out labelled
+# set (tests/unit/services/emoji/safety_cases.py, docs/emoji.md) as the lowest threshold
+# that refuses none of its safe look-alikes.
+DEFAULT_SAFETY_THRESHOLD: Final = 0.7
+
 LOCAL_MODEL_LABEL: Final = "emoji-retrieval"
 SAFETY_MODEL_LABEL: Final = "emoji-safety-rules"
+SAFETY_PROBE_LABEL: Final = "emoji-safety-probe"

@@ -1,12 +1,14 @@
 """The emoji service: a description -> ranked emoji and Genmoji-style stickers.
 
-safety rules ──refuse──▶ refused (no image)
+safety gate, every locale (term lists, then the multilingual probe) ──refuse──▶ refused
     ▼
 structure ("cat wearing sunglasses") + retrieval of the whole text and of each part
     ▼
 router.route_image(task): local = compose stickers from emoji images;
     best similarity under EMOJI_MATCH_THRESHOLD ──▶ no_local_match ──▶ images API
-    (consent, key, budget permitting), else the local answer flagged degraded
+    (consent, key, budget permitting; the provider's moderation must clear the prompt
+    first: flagged ──▶ refused, moderation failing ──▶ no image, the local answer degraded),
+    else the local answer flagged degraded
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Any
 
 from schemas.emoji import EmojiGenRequest, EmojiResult
 from schemas.envelope import Provenance, ResultStatus
-from services.emoji import safety
 from services.emoji.assets import AssetPaths
 from services.emoji.blobs import BlobStore
-from services.emoji.constants import LOCAL_MODEL_LABEL, SAFETY_MODEL_LABEL
+from services.emoji.constants import LOCAL_MODEL_LABEL
 from services.emoji.glyphs import FontGlyphs, GlyphSource
 from services.emoji.loading import load_indexes, start_embedder
 from services.emoji.retrieval import Retriever
+from services.emoji.safety import Refusal
+from services.emoji.safety.gate import SafetyGate
 from services.emoji.settings import EmojiSettings
 from services.emoji.stickers import StickerMaker, plan_sticker
 from services.emoji.structure import Relation, parse
@@ -33,8 +36,9 @@ from services.emoji.task import EmojiTask
 from shared.config import CoreSettings
 from shared.errors import ConfigurationError
 from shared.messaging.handler import HandlerResult, ServiceContext
-from shared.routing import RoutedOutcome, Router
+from shared.routing import DegradedReason, RoutedOutcome, Router
 from shared.routing.constants import LOCAL_TIER
+from shared.routing.policy import language_of
 from shared.routing.router import start_router
 
 log = logging.getLogger(__name__)
@@ -53,30 +57,31 @@ class EmojiHandler:
         router: Router | None,
         settings: EmojiSettings,
         model: str,
+        gate: SafetyGate,
     ) -> None:
         self.retriever = retriever
         self.maker = maker
         self.router = router
         self.settings = settings
         self.model = f"{LOCAL_MODEL_LABEL}:{model}"
+        self.gate = gate
+        # Every language with its own index is served locally (no unsupported_language).
+        self.languages = frozenset(language_of(locale) for locale in retriever.locales)
 
     async def __call__(self, request: EmojiGenRequest) -> HandlerResult[EmojiResult]:
         started = time.perf_counter()
         payload = request.payload
-        refusal = safety.check(payload.description)
+        # First, for every locale: nothing below (retrieval, drawing, the images API) runs
+        # for a description the gate refuses.
+        refusal = await self.gate.check(payload.description)
         if refusal is not None:
-            log.info("refused emoji request %s: %s", request.request_id, refusal.category)
-            return HandlerResult(
-                status=ResultStatus.REFUSED,
-                provenance=Provenance(
-                    tier=LOCAL_TIER,
-                    model=SAFETY_MODEL_LABEL,
-                    verified=True,
-                    latency_ms=_ms_since(started),
-                ),
-                result=EmojiResult(candidates=[], matched=False, refused_reason=refusal.reason),
-                input_text=payload.description,
+            log.info(
+                "refused emoji request %s: %s (%s)",
+                request.request_id,
+                refusal.category,
+                refusal.source,
             )
+            return _refused(request, refusal.reason, self.gate.model_of(refusal), started)
 
         composition = parse(payload.description, request.locale)
         texts = [payload.description]
@@ -95,6 +100,7 @@ class EmojiHandler:
             maker=self.maker,
             model=self.model,
             image_fallback=self.settings.image_fallback and self.router is not None,
+            languages=self.languages,
         )
         outcome = await self._route(task)
         return _handler_result(outcome, task, started)
@@ -107,9 +113,28 @@ class EmojiHandler:
         return RoutedOutcome(result=attempt.result, tier=LOCAL_TIER, model=attempt.model)
 
 
+def _refused(
+    request: EmojiGenRequest, reason: str, model: str, started: float, tier: str = LOCAL_TIER
+) -> HandlerResult[EmojiResult]:
+    return HandlerResult(
+        status=ResultStatus.REFUSED,
+        provenance=Provenance(tier=tier, model=model, verified=True, latency_ms=_ms_since(started)),
+        result=EmojiResult(candidates=[], matched=False, refused_reason=reason),
+        input_text=request.payload.description,
+    )
+
+
 def _handler_result(
     outcome: RoutedOutcome[EmojiResult], task: EmojiTask, started: float
 ) -> HandlerResult[EmojiResult]:
+    flagged = next(
+        (a for a in outcome.attempts if a.degraded_reason is DegradedReason.CONTENT_FLAGGED),
+        None,
+    )
+    if flagged is not None:
+        # The provider's moderation refused it before any image was generated.
+        reason = Refusal("moderation", flagged.detail or "flagged", flagged.tier).reason
+        return _refused(task.request, reason, flagged.model or "moderation", started, flagged.tier)
     result = outcome.result
     degraded_reason = str(outcome.degraded_reason) if outcome.degraded_reason else None
     if result is None:
@@ -158,7 +183,8 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[EmojiHandler]:
 
     `ctx.extras` may supply "emoji_settings" (EmojiSettings), "embedder" plus
     "embedding_model" (a started embedder, left open), "router" (a Router, or None to
-    switch the fallback off) and "glyphs" (a GlyphSource) - for tests and the eval.
+    switch the fallback off), "glyphs" (a GlyphSource) and "safety_gate" (a SafetyGate) -
+    for tests and the eval.
     """
     extras: dict[str, Any] = ctx.extras
     settings: EmojiSettings = extras.get("emoji_settings") or EmojiSettings()
@@ -179,6 +205,9 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[EmojiHandler]:
             router = await start_router(stack, budget_store=ctx.budget_store)
         else:
             router = None
+        gate: SafetyGate = extras.get("safety_gate") or await SafetyGate.start(
+            semantic=settings.safety_semantic, threshold=settings.safety_threshold
+        )
         maker = StickerMaker(glyphs, BlobStore(ctx.blob_dir))
         log.info("emoji service ready: locales %s, model %s", ",".join(retriever.locales), model)
-        yield EmojiHandler(retriever, maker, router, settings, model)
+        yield EmojiHandler(retriever, maker, router, settings, model, gate)

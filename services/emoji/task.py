@@ -43,7 +43,13 @@ class EmojiTask(EnvelopeFields):
     maker: StickerMaker
     model: str
     image_fallback: bool
+    # The languages with their own index: served locally, not escalated as unsupported.
+    languages: frozenset[str] | None = None
     feature: str = "emoji"
+
+    @property
+    def local_languages(self) -> frozenset[str] | None:
+        return self.languages
 
     @property
     def envelope(self) -> RequestEnvelope[Any]:

@@ -56,7 +56,9 @@ OPERATION_BOUNDS: Final[dict[WritingOperation, LengthBounds]] = {
 
 GROUNDING: Final[dict[WritingOperation, Grounding]] = {
     WritingOperation.PROOFREAD: Grounding(support=0.6, coverage=0.7),
-    WritingOperation.REWRITE: Grounding(support=0.3, coverage=0.3),
+    # A tone rewrite brings its own words ("unable to attend" for "cant make it"); spelling
+    # variants count (see guards), and an injected poem still shares under 0.15 of them.
+    WritingOperation.REWRITE: Grounding(support=0.2, coverage=0.3),
     WritingOperation.SUMMARY: Grounding(support=0.5, coverage=0.0),
     WritingOperation.KEY_POINTS: Grounding(support=0.5, coverage=0.0),
     WritingOperation.LIST: Grounding(support=0.5, coverage=0.2),

@@ -90,3 +90,8 @@ def messages(request: WritingRequest) -> list[dict[str, str]]:
         {"role": "system", "content": system_prompt(request)},
         {"role": "user", "content": user_prompt(request.text)},
     ]
+
+
+# Everything the model may be told; no phrase of these may reach the user (see the leakage
+# guard). Free-form instructions come from the request and are not listed.
+INSTRUCTION_TEXTS: tuple[str, ...] = (_DATA_RULE, *_TASKS.values(), *_TONES.values())

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.envelope import RequestEnvelope
-from schemas.rewrite import WritingOperation, WritingRequest
+from schemas.rewrite import Tone, WritingOperation, WritingRequest
 from schemas.topics import Feature
 from services.rewriter import cleanup, guards, policy, prompts
+from services.rewriter.edits import edit_ratio
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
+from shared.inference.candidates import best_of, candidate_params, consensus
 from shared.inference.types import ChatMessage, Generation, GenerationParams
-from shared.observability.logging import verdict_kind
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
+from shared.verification import tone as tones
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ class WritingTask(EnvelopeFields):
         draft = Draft(text="")
         generation: Generation | None = None
         for attempt in range(self._settings.local_attempts):
-            params = GenerationParams(
+            base = GenerationParams(
                 max_new_tokens=self._new_token_budget(),
                 temperature=0.0 if attempt == 0 else policy.RETRY_TEMPERATURE,
                 seed=attempt if attempt else None,
@@ -116,21 +118,29 @@ class WritingTask(EnvelopeFields):
             messages = self._local_messages(problem)
             if attempt and self._generator.count_tokens(messages) > self._max_prompt_tokens:
                 break  # the retry note would not fit; escalate with the first verdict
-            generation = await self._generator.generate(
-                messages, params, timeout_s=self._settings.local_timeout_s
+            choice = await best_of(
+                self._generate_for(messages),
+                candidate_params(base, self._settings.candidates),
+                lambda g: Draft(text=cleanup.clean(g.text, self.payload.text, self._op)),
+                self.verify,
+                self._score,
             )
-            totals.add(generation)
-            draft = Draft(text=cleanup.clean(generation.text, self.payload.text, self._op))
-            problem = await self.verify(draft)
+            for candidate in choice.candidates:
+                totals.add(candidate.generation)
+            generation, draft, problem = (
+                choice.chosen.generation,
+                choice.chosen.result,
+                choice.chosen.problem,
+            )
             if problem is None:
                 break
             log.info(
-                "request %s: local draft %d rejected: %s",
+                "request %s: local round %d: none of %d candidates passed",
                 self.request_id,
                 attempt + 1,
-                verdict_kind(problem),
+                len(choice.candidates),
             )
-            log.debug("request %s: rejected because %s", self.request_id, problem)
+            log.debug("request %s: first candidate rejected: %s", self.request_id, problem)
         assert generation is not None  # local_attempts >= 1
         return LocalAttempt(
             result=draft,
@@ -157,7 +167,34 @@ class WritingTask(EnvelopeFields):
             self.payload.text,
             result.text,
             self._checker.spelling_errors,
+            instructions=prompts.INSTRUCTION_TEXTS,
+            english=self._request.locale.lower().startswith("en"),
         )
+
+    def _generate_for(
+        self, messages: list[ChatMessage]
+    ) -> Callable[[GenerationParams], Awaitable[Generation]]:
+        async def generate(params: GenerationParams) -> Generation:
+            return await self._generator.generate(
+                messages, params, timeout_s=self._settings.local_timeout_s
+            )
+
+        return generate
+
+    def _score(self, draft: Draft, peers: Sequence[Draft]) -> float:
+        """How good a verified draft is for its operation (higher wins)."""
+        source, text = self.payload.text, draft.text
+        if self._op is WritingOperation.PROOFREAD:
+            # Fewest edits that still fix the spelling: a proofread is a light touch.
+            return -self._checker.spelling_errors(text) - edit_ratio(source, text)
+        if self._op is WritingOperation.REWRITE:
+            # The strongest move towards the tone, at equal (already verified) meaning.
+            kind = tones.ToneKind((self.payload.tone or Tone.PROFESSIONAL).value)
+            if kind is tones.ToneKind.CONCISE:
+                return -len(text) / max(1, len(source))
+            measure = tones.formality if kind is tones.ToneKind.PROFESSIONAL else tones.warmth
+            return measure(text) - measure(source)
+        return consensus(text, [p.text for p in peers])
 
     @property
     def _op(self) -> WritingOperation:

@@ -21,11 +21,12 @@ class SummaryDraft(BaseModel):
 def tidy(raw: str, max_chars: int) -> str:
     """First non-empty line, without a "Summary:" label or quotes, fitted to `max_chars`.
 
+    A sentence the model repeats (small models loop) is kept once.
     Over the cap, whole sentences are kept when they fit; otherwise the text is cut at a word.
     """
     text = next((ln for ln in raw.splitlines() if ln.strip()), "")
     text = _PREFIX.sub("", text).strip().strip(_QUOTES).strip()
-    text = " ".join(text.split())
+    text = " ".join(_once(sentences(" ".join(text.split()))))
     if len(text) <= max_chars:
         return text
     kept = ""
@@ -35,3 +36,14 @@ def tidy(raw: str, max_chars: int) -> str:
             break
         kept = candidate
     return kept or cap(text, max_chars)
+
+
+def _once(parts: list[str]) -> list[str]:
+    seen: set[str] = set()
+    kept = []
+    for part in parts:
+        key = " ".join(part.lower().split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(part)
+    return kept

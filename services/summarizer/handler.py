@@ -98,7 +98,7 @@ class SummarizeHandler:
             return results.extractive(stack, text, self._settings, _ms_since(started))
 
         sources = sources_of(notifications)
-        previous = await find_previous(self._state, payload.stack_id, notifications, sources)
+        previous = await find_previous(self._state, request, notifications, sources)
         if previous is not None and not previous.new and len(previous.summary) <= cap:
             self.stats.reused += 1
             return results.reused(
@@ -132,7 +132,7 @@ class SummarizeHandler:
         log.debug("request %s: summary rejected because %s", request.request_id, problem)
         self.stats.extractive_fallback += 1
         text = extractive.summarise(notifications, stack.ranked, cap)
-        if verify_summary(text, sources, cap) is not None:
+        if verify_summary(text, sources, cap, generated=False) is not None:
             # Quoting the sources cannot invent anything; if it does, the extractor is broken.
             raise PermanentError(f"extractive summary of {request.request_id} failed the guard")
         fallback = f"extractive fallback: {problem}"

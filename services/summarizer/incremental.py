@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas.summarize import Notification, NotificationSummary
+from schemas.envelope import RequestEnvelope
+from schemas.summarize import Notification, NotificationStack, NotificationSummary
 from schemas.topics import Feature
-from services.summarizer.grounding import Sources, check
 from shared.messaging.handler import StateReader
 from shared.observability.logging import describe_error
+from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +30,27 @@ class Previous:
 
 async def find_previous(
     state: StateReader | None,
-    stack_id: str,
+    request: RequestEnvelope[NotificationStack],
     notifications: Sequence[Notification],
     sources: Sources,
 ) -> Previous | None:
-    """The stored summary of this stack if it can be extended; None to start over.
+    """The stored summary of this user's stack if it can be extended; None to start over.
+
+    Looked up by tenant, user and stack id: stack ids come from apps, so another tenant or
+    user may have a stack of the same id, and their summary must never seed this one.
 
     It can when it covers a prefix of the time-ordered ids (nothing was removed or reordered),
     and its text is still grounded in today's notifications (an app may edit one).
     """
     if state is None:
         return None
-    stored = await state.latest_output(Feature.SUMMARIZE, stack_id)
+    stack_id = request.payload.stack_id
+    stored = await state.latest_output(
+        Feature.SUMMARIZE,
+        tenant_id=request.tenant_id,
+        user_id=request.user_id,
+        subject_key=stack_id,
+    )
     if stored is None:
         return None
     try:

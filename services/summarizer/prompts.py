@@ -31,6 +31,9 @@ _EXAMPLE_IN = (
     "- Dana: Great, see you there."
 )
 _EXAMPLE_OUT = "Sam booked a table at Luigi's for lunch with Dana on Friday at 12:30."
+# What the model was told: none of these phrases may reach a published summary. (A copied
+# worked example is caught by the fact check: its names and times are not in the stack.)
+INSTRUCTIONS = (SYSTEM, STRICT)
 
 
 def _listing(notifications: Sequence[Notification]) -> str:

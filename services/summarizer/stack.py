@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.summarize import Notification
-from services.summarizer.grounding import Sources
+from shared.verification.attribution import Message
+from shared.verification.grounding import Sources
 
 
 def in_time_order(notifications: Sequence[Notification]) -> list[Notification]:
@@ -32,4 +33,14 @@ def sources_of(notifications: Sequence[Notification]) -> Sources:
     """Everything a summary of these notifications may quote, and the counts it may state."""
     texts = [part for n in notifications for part in (n.sender or "", n.title, n.body) if part]
     senders = {n.sender for n in notifications if n.sender}
-    return Sources.of(texts, counts=(len(notifications), len(senders)))
+    messages = [Message(who(n), _said(n)) for n in notifications]
+    return Sources.of(texts, counts=(len(notifications), len(senders)), messages=messages)
+
+
+def _said(notification: Notification) -> str:
+    """What a notification says: its body, after its title when the title is more than the
+    sender's name ("Deposit due. Can you send it by Friday?")."""
+    title, body = notification.title.strip(), notification.body.strip()
+    if title and title != (notification.sender or "").strip() and body:
+        return f"{title.rstrip('.!?')}. {body}"
+    return body or title

@@ -7,7 +7,7 @@ what to send a fallback model, and how to judge any answer (`verify`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,12 +16,13 @@ from schemas.summarize import Notification, NotificationStack
 from schemas.topics import Feature
 from services.summarizer import prompts
 from services.summarizer.draft import SummaryDraft, tidy
-from services.summarizer.grounding import Sources, check
 from services.summarizer.settings import SummarizerSettings
+from shared.inference.candidates import best_of, candidate_params, consensus
 from shared.inference.types import ChatMessage, Generation, GenerationParams
-from shared.observability.logging import verdict_kind
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
+from shared.verification import attribution, fluency, leakage, perspective
+from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
 
@@ -118,29 +119,36 @@ class SummaryTask(EnvelopeFields):
         attempts = 2 if self._settings.regenerate else 1
         draft = SummaryDraft(summary="")
         generation: Generation | None = None
+        base = GenerationParams(max_new_tokens=self._settings.max_new_tokens, stop=_STOP)
         for attempt in range(attempts):
-            generation = await self._generator.generate(
-                self._messages(problem),
-                GenerationParams(max_new_tokens=self._settings.max_new_tokens, stop=_STOP),
-                timeout_s=self._settings.local_timeout_s,
+            choice = await best_of(
+                self._generate_for(self._messages(problem)),
+                candidate_params(base, self._settings.candidates),
+                lambda g: SummaryDraft(summary=tidy(g.text, self.max_chars)),
+                self.verify,
+                lambda d, peers: consensus(d.summary, [p.summary for p in peers]),
             )
-            self.stats.drafts += 1
-            prompt_tokens += generation.prompt_tokens
-            completion_tokens += generation.completion_tokens
-            queue_ms += generation.queue_ms
-            compute_ms += generation.compute_ms
-            draft = SummaryDraft(summary=tidy(generation.text, self.max_chars))
-            problem = await self.verify(draft)
+            for candidate in choice.candidates:
+                self.stats.drafts += 1
+                prompt_tokens += candidate.generation.prompt_tokens
+                completion_tokens += candidate.generation.completion_tokens
+                queue_ms += candidate.generation.queue_ms
+                compute_ms += candidate.generation.compute_ms
+            generation, draft, problem = (
+                choice.chosen.generation,
+                choice.chosen.result,
+                choice.chosen.problem,
+            )
             if problem is None:
                 break
             self.stats.rejected += 1
             log.info(
-                "request %s: local draft %d rejected: %s",
+                "request %s: local round %d: none of %d drafts passed",
                 self.request_id,
                 attempt + 1,
-                verdict_kind(problem),
+                len(choice.candidates),
             )
-            log.debug("request %s: rejected because %s", self.request_id, problem)
+            log.debug("request %s: first draft rejected: %s", self.request_id, problem)
         assert generation is not None  # at least one attempt
         return LocalAttempt(
             result=draft,
@@ -152,6 +160,16 @@ class SummaryTask(EnvelopeFields):
             compute_ms=compute_ms,
             detail=problem,
         )
+
+    def _generate_for(
+        self, messages: list[ChatMessage]
+    ) -> Callable[[GenerationParams], Awaitable[Generation]]:
+        async def generate(params: GenerationParams) -> Generation:
+            return await self._generator.generate(
+                messages, params, timeout_s=self._settings.local_timeout_s
+            )
+
+        return generate
 
     def remote_prompt(self) -> list[dict[str, str]]:
         """Instructions plus the stack (the router redacts contact details before sending)."""
@@ -165,11 +183,29 @@ class SummaryTask(EnvelopeFields):
         return prompts.local_messages(self._notifications, self.max_chars, self._previous, rejected)
 
 
-def verify_summary(summary: str, sources: Sources, max_chars: int) -> str | None:
-    """The faithfulness guard plus the length cap; None means publishable."""
+def verify_summary(
+    summary: str, sources: Sources, max_chars: int, *, generated: bool = True
+) -> str | None:
+    """The faithfulness guard plus the length cap; None means publishable.
+
+    A generated summary must also read as one: no repetition, third person, and each claim
+    attributed to the right person in the right mood. An extractive one (`generated=False`)
+    quotes the notifications ("Anna: I'll be late."), so only the facts and the cap apply.
+    """
     if not summary.strip():
         return "empty summary"
     if len(summary) > max_chars:
         return f"summary has {len(summary)} characters, cap is {max_chars}"
     report = check(summary, sources)
-    return None if report.ok else f"not in the notifications: {report.describe()}"
+    if not report.ok:
+        return f"not in the notifications: {report.describe()}"
+    if not generated:
+        return None
+    texts = [m.text for m in sources.messages]
+    conversation = len({m.speaker for m in sources.messages}) > 1
+    return (
+        leakage.problem(" ".join(texts), summary, prompts.INSTRUCTIONS)
+        or fluency.problem(summary)
+        or perspective.problem(summary, texts, conversation=conversation)
+        or attribution.problem(summary, sources.messages)
+    )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.summarize import Notification, RankedNotification, Urgency
-from services.summarizer.entities import EntityKind, extract
 from services.summarizer.stack import line, who
+from shared.verification.facts import EntityKind, extract
 
 # A time mentioned for today counts as "soon" when it is at most this far ahead.
 SOON = timedelta(hours=3)

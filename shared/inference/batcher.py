@@ -9,6 +9,13 @@ rather than run half-empty, since a shorter prompt always fits a longer shape.
 Admission is bounded: `queue_size` requests admitted and unfinished; the next caller gets
 `Overloaded` at once. A caller's timeout or cancellation releases its slot immediately and
 the worker drops the row at its next step (or skips it if it has not started).
+
+The collector task is supervised: if it crashes (a backend returning the wrong number of
+results, a bug here), the callers of the batch in hand get `BatcherCrashed` (retriable) and
+the collector restarts for the requests still queued. After `max_restarts` crashes within
+`restart_window_s` the batcher is marked failed: every waiting and new caller gets
+`BatcherFailed` (retriable: another replica can serve), and the process's /healthz and
+/readyz report it, so the orchestrator restarts the process and reloads the model.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, Generic, TypeVar
 from shared.errors import Overloaded, TransientError
 from shared.inference.backends.base import BatchOutcome
 from shared.inference.types import BatcherStats
+from shared.observability.health import Check, register_component, unregister_component
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +41,22 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 _SAMPLES = 4096  # queue waits kept for percentiles
+# A crash or two is survivable; a collector that keeps crashing will not heal by itself.
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 60.0
+RESTART_DELAY_S = 0.05
 
 
 class BatcherClosed(TransientError):
     """The model is shutting down; another replica can serve the request."""
+
+
+class BatcherCrashed(TransientError):
+    """The collector crashed while this request's batch was in hand; retry it."""
+
+
+class BatcherFailed(TransientError):
+    """The collector crashed too often; this process cannot serve the model any more."""
 
 
 class Job(Generic[P]):
@@ -79,6 +99,8 @@ class MicroBatcher(Generic[P, R]):
         max_batch_size: int,
         max_wait_ms: float,
         queue_size: int,
+        max_restarts: int = MAX_RESTARTS,
+        restart_window_s: float = RESTART_WINDOW_S,
     ) -> None:
         self.name = name
         self._runner = runner
@@ -89,11 +111,18 @@ class MicroBatcher(Generic[P, R]):
         self._admitted = 0
         self._wake = asyncio.Event()
         self._closing = False
+        self._max_restarts = max_restarts
+        self._restart_window_s = restart_window_s
+        self._crashes: deque[float] = deque()
+        self.restarts = 0
+        self.failure: str | None = None  # set once the batcher gave up (see BatcherFailed)
+        self._in_hand: list[Job[P]] = []  # taken from the queues, results not yet delivered
         # One thread per model: torch already uses every core inside a forward pass.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-            self._collect(), name=f"batcher-{name}"
+            self._supervise(), name=f"batcher-{name}"
         )
+        register_component(self)
         self._running: list[Job[P]] = []
         # metrics
         self._requests = self._batches = self._rows = 0
@@ -111,6 +140,8 @@ class MicroBatcher(Generic[P, R]):
         Raises Overloaded at once when `queue_size` requests are already admitted,
         TimeoutError after `timeout_s`, BatcherClosed after close().
         """
+        if self.failure is not None:
+            raise BatcherFailed(f"model {self.name}: {self.failure}")
         if self._closing:
             raise BatcherClosed(f"model {self.name} is closing")
         if self._admitted >= self._queue_size:
@@ -140,6 +171,55 @@ class MicroBatcher(Generic[P, R]):
             job.cancelled = True
 
     # -- collector ---------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        """Run the collector; on a crash fail the batch in hand and restart, within limits."""
+        while True:
+            try:
+                await self._collect()
+                return  # closed
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                now = time.monotonic()
+                self._crashes.append(now)
+                while self._crashes and now - self._crashes[0] > self._restart_window_s:
+                    self._crashes.popleft()
+                log.error(
+                    "model %s: collector crashed (%s), %d crash(es) in %.0fs",
+                    self.name,
+                    type(exc).__name__,
+                    len(self._crashes),
+                    self._restart_window_s,
+                )
+                log.debug("collector crash detail", exc_info=True)
+                self._fail_jobs(self._in_hand, BatcherCrashed(f"model {self.name}: retry"))
+                self._in_hand = []
+                if len(self._crashes) > self._max_restarts:
+                    self._give_up(f"collector crashed {len(self._crashes)} times")
+                    return
+                self.restarts += 1
+                await asyncio.sleep(RESTART_DELAY_S)
+
+    def _give_up(self, reason: str) -> None:
+        self.failure = reason
+        log.error("model %s: batcher failed (%s); refusing requests", self.name, reason)
+        for queue in self._pending.values():
+            self._fail_jobs(list(queue), BatcherFailed(f"model {self.name}: {reason}"))
+        self._pending.clear()
+
+    @staticmethod
+    def _fail_jobs(jobs: Sequence[Job[P]], exc: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(exc)
+
+    def health_check(self) -> Check:
+        """For /healthz and /readyz: a failed batcher fails both (a restart reloads it)."""
+        name = f"model:{self.name}"
+        if self.failure is not None:
+            return Check(name, False, f"batcher failed: {self.failure}")
+        return Check(name, True, f"collector up, {self.restarts} restart(s)")
+
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -152,6 +232,7 @@ class MicroBatcher(Generic[P, R]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
                 continue
+            self._in_hand = batch
             started = time.monotonic()
             for job in batch:
                 job.started = started
@@ -160,12 +241,15 @@ class MicroBatcher(Generic[P, R]):
                 outcome = await loop.run_in_executor(self._executor, self._runner, batch)
             except Exception as exc:  # the whole batch failed: every caller hears why
                 log.exception("model %s: batch of %d failed", self.name, len(batch))
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+                self._fail_jobs(batch, exc)
+                self._in_hand = []
                 continue
             finally:
                 self._running = []
+            if len(outcome.results) != len(batch):
+                # Results pair with callers by position: never hand out a neighbour's row.
+                # A backend bug, so a crash (the supervisor fails this batch, retriably).
+                raise RuntimeError(f"{len(outcome.results)} results for {len(batch)} rows")
             compute = time.monotonic() - started
             self._record(batch, outcome, compute)
             for job, result in zip(batch, outcome.results, strict=True):
@@ -178,6 +262,7 @@ class MicroBatcher(Generic[P, R]):
                             batch_size=len(batch),
                         )
                     )
+            self._in_hand = []
 
     def _take(self, now: float) -> list[Job[P]] | None:
         for bucket in list(self._pending):
@@ -262,6 +347,7 @@ class MicroBatcher(Generic[P, R]):
         if self._closing:
             return
         self._closing = True
+        unregister_component(self)
         for queue in self._pending.values():
             for job in queue:
                 if not job.future.done():

@@ -6,8 +6,9 @@ process; values are read from the batchers at scrape time, so nothing is double-
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from shared.inference.types import BatcherStats
 
@@ -60,3 +61,23 @@ def register_batcher_metrics(
     collector = BatcherCollector(source)
     (registry or REGISTRY).register(collector)
     return collector
+
+
+class _Stated(Protocol):
+    model_id: str
+
+    def stats(self) -> BatcherStats: ...
+
+
+_live: weakref.WeakValueDictionary[str, _Stated] = weakref.WeakValueDictionary()
+_exported = False
+
+
+def export_live(model: _Stated) -> None:
+    """Export a started generator or embedder on the default registry (one per model id:
+    a later start of the same model replaces the earlier one, so no sample is duplicated)."""
+    global _exported
+    _live[model.model_id] = model
+    if not _exported:
+        register_batcher_metrics(lambda: [m.stats() for m in list(_live.values())])
+        _exported = True

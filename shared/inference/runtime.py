@@ -26,6 +26,7 @@ from shared.inference.batcher import Job, MicroBatcher
 from shared.inference.buckets import PromptTooLong, choose_bucket
 from shared.inference.decode import DecodeRequest, DecodeResult
 from shared.inference.device import resolve_device
+from shared.inference.metrics_export import export_live
 from shared.inference.provision import provision
 from shared.inference.settings import InferenceSettings
 from shared.inference.types import BatcherStats, ChatMessage, Generation, GenerationParams
@@ -90,7 +91,9 @@ class LocalGenerator:
         """Provision, load and warm up the model, then start its batcher."""
         name = model or settings.generator_model
         backend = await _load_backend(settings, core, name, "generator")
-        return cls(settings, backend, name)
+        generator = cls(settings, backend, name)
+        export_live(generator)
+        return generator
 
     @property
     def device(self) -> str:
@@ -192,7 +195,9 @@ class LocalEmbedder:
         """Provision, load and warm up the encoder, then start its batcher."""
         name = model or settings.embedding_model
         backend = await _load_backend(settings, core, name, "embedder")
-        return cls(settings, backend, name)
+        embedder = cls(settings, backend, name)
+        export_live(embedder)
+        return embedder
 
     async def embed(
         self, texts: Sequence[str], *, timeout_s: float | None = None

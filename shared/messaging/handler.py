@@ -29,7 +29,8 @@ class HandlerResult(Generic[R]):
     """What a handler returns; the runtime wraps it in a `ResultEnvelope`.
 
     `subject_key` names the thing the result is about (a notification stack id, say) so a
-    later request can find the latest stored state through `StateReader`.
+    later request of the same tenant and user can find the latest stored state through
+    `StateReader`.
     """
 
     status: ResultStatus
@@ -47,9 +48,15 @@ class Handler(Protocol):
 
 
 class StateReader(Protocol):
-    """Read access to stored results, for features that update earlier work incrementally."""
+    """Read access to stored results, for features that update earlier work incrementally.
 
-    async def latest_output(self, feature: str, subject_key: str) -> dict[str, Any] | None: ...
+    Reads are scoped to one tenant's user: subject keys (stack ids) are chosen by apps, so
+    the same one may name another user's stack.
+    """
+
+    async def latest_output(
+        self, feature: str, *, tenant_id: str, user_id: str, subject_key: str
+    ) -> dict[str, Any] | None: ...
 
 
 @dataclass

@@ -13,6 +13,7 @@ from schemas.envelope import RequestEnvelope
 from shared.errors import PermanentError, is_retriable
 from shared.messaging.codec import describe_validation_error
 from shared.messaging.handler import Handler, HandlerResult, ServiceSpec
+from shared.messaging.idempotency import request_fingerprint
 from shared.messaging.retry import backoff_delay
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.metrics import RETRIES
@@ -114,5 +115,6 @@ def stored_result(
         input_text=text if store_input_text else None,
         output=output,
         occurred_at=request.occurred_at,
+        request_fingerprint=request_fingerprint(spec.feature, request),
         subject_key=result.subject_key,
     )

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from aiokafka.structs import ConsumerRecord
 
-from schemas.envelope import RequestEnvelope
+from schemas.envelope import IDEMPOTENCY_CONFLICT, RequestEnvelope
 from shared.errors import InvalidEventError, PermanentError, is_retriable
 from shared.messaging.codec import decode, encode
 from shared.messaging.dlq import dead_letter_headers
@@ -25,18 +25,23 @@ from shared.messaging.handling import (
     result_document,
     stored_result,
 )
+from shared.messaging.idempotency import conflict_result, request_fingerprint, result_key
 from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
 from shared.observability.logging import describe_error, request_id_var
 from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
+from shared.observability.ops_metrics import DEAD_LETTERS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
-from shared.persistence.repository import NewResult, SaveOutcome
+from shared.persistence.repository import NewResult, ResultKey, SaveOutcome, StoredResult
 
 log = logging.getLogger(__name__)
 
+# Bound on the lane supervisor's one dead-letter attempt: long enough for a leader move.
+LAST_RESORT_TIMEOUT_S = 30.0
+
 
 class ResultStore(Protocol):
-    async def get_output(self, request_id: str) -> dict[str, Any] | None: ...
+    async def find(self, key: ResultKey) -> StoredResult | None: ...
     async def save(self, new: NewResult) -> SaveOutcome: ...
 
 
@@ -71,7 +76,7 @@ class EventProcessor:
         self._store_input_text = store_input_text
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        """Deal with one record; returns the outcome label (ok, duplicate, dlq)."""
+        """Deal with one record; returns the outcome label (ok, duplicate, conflict, dlq)."""
         started = time.perf_counter()
         request_id_var.set(None)
         try:
@@ -81,7 +86,9 @@ class EventProcessor:
         except Exception as exc:
             # Not retriable and not the handler's (a bug in a store, say): isolate the event
             # rather than stall its partition forever.
-            log.exception("unexpected failure; dead-lettering the event")
+            # The type only at ERROR: the traceback may quote the event (DEBUG has it).
+            log.error("unexpected failure (%s); dead-lettering the event", type(exc).__name__)
+            log.debug("unexpected failure detail", exc_info=True)
             await self._dead_letter(record, exc, attempts=1)
             outcome = "dlq"
         finally:
@@ -90,6 +97,7 @@ class EventProcessor:
         return outcome
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        started = time.perf_counter()
         try:
             request: RequestEnvelope[Any] = decode(record.value, self._spec.request_model)
         except InvalidEventError as exc:
@@ -104,10 +112,14 @@ class EventProcessor:
             return "dlq"
         request_id_var.set(request.request_id)
 
-        stored = await self._infra(lambda: self._store.get_output(request.request_id), "db-read")
+        key = result_key(self._spec.feature, request)
+        fingerprint = request_fingerprint(self._spec.feature, request)
+        stored = await self._infra(lambda: self._store.find(key), "db-read")
         if stored is not None:
+            if not stored.answers(request.user_id, fingerprint):
+                return await self._conflict(record, request, started)
             # Redelivery (crash, rebalance, producer retry): re-publish, never recompute.
-            await self._publish(record, stored)
+            await self._publish(record, stored.output)
             return "duplicate"
 
         try:
@@ -136,9 +148,30 @@ class EventProcessor:
             self._spec, request, result, output, store_input_text=self._store_input_text
         )
         saved = await self._infra(lambda: self._store.save(new), "db-write")
+        if saved.conflict:
+            # Another request under this key was stored while this one computed.
+            return await self._conflict(record, request, started)
         await self._publish(record, saved.output)
         RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
         return "ok" if saved.inserted else "duplicate"
+
+    async def _conflict(
+        self, record: ConsumerRecord[bytes, bytes], request: RequestEnvelope[Any], started: float
+    ) -> str:
+        """Answer a reused key with a `failed` result; the stored one is neither sent nor touched.
+
+        Published, not dead-lettered: the producer made a mistake it must hear about on the
+        results topic it reads, and replaying the event from a DLQ could never succeed.
+        """
+        log.warning(
+            "request %s reuses its key with different content: %s",
+            request.request_id,
+            IDEMPOTENCY_CONFLICT,
+        )
+        result = conflict_result((time.perf_counter() - started) * 1000)
+        await self._publish(record, result_document(self._spec, request, result))
+        RESULTS.labels(self._spec.name, result.status.value, result.provenance.tier).inc()
+        return "conflict"
 
     async def _publish(self, record: ConsumerRecord[bytes, bytes], output: dict[str, Any]) -> None:
         parent = header(record.headers, TRACEPARENT)
@@ -168,6 +201,35 @@ class EventProcessor:
             ),
             "dlq",
         )
+        DEAD_LETTERS.labels(self._spec.name, type(exc).__name__).inc()
+
+    async def dead_letter_last_resort(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, failures: int
+    ) -> None:
+        """One bounded dead-letter attempt, for the lane supervisor; raises if it fails.
+
+        Called after `process` itself failed `failures` times: the event leaves its
+        partition with its first error's type and message, and the supervisor tries again
+        later if this write fails too.
+        """
+        # The error that escaped is usually a failed dead-letter write; the reason the event
+        # failed is the first error of the chain (an invalid event, a store's bug).
+        # `raise ... from` marks a deliberate translation (InvalidEventError from pydantic's
+        # error): the chain stops there.
+        cause = exc
+        while cause.__context__ is not None and not cause.__suppress_context__:
+            cause = cause.__context__
+        headers = dead_letter_headers(
+            record, cause, service=self._spec.name, attempts=failures, retriable=is_retriable(cause)
+        )
+        await asyncio.wait_for(
+            self._publisher.send_and_wait(
+                self._settings.dlq_topic, value=record.value, key=record.key, headers=headers
+            ),
+            LAST_RESORT_TIMEOUT_S,
+        )
+        EVENTS.labels(self._spec.name, "dlq").inc()
+        DEAD_LETTERS.labels(self._spec.name, type(cause).__name__).inc()
 
     async def _infra(self, fn: Any, stage: str) -> Any:
         s = self._settings

@@ -90,6 +90,39 @@ class RuntimeSettings(CairnBaseSettings):
         alias="CAIRN_HEALTH_PORT",
         description="Port of the health endpoint; 0 = ephemeral.",
     )
+    lane_max_failures: int = Field(
+        5,
+        ge=1,
+        alias="CAIRN_LANE_MAX_FAILURES",
+        description=(
+            "Failures outside the handler (a dead-letter write, a store bug) after which an "
+            "event is dead-lettered by the last-resort path; it is retried until then."
+        ),
+    )
+    liveness_stall_s: float = Field(
+        60.0,
+        gt=0,
+        alias="CAIRN_LIVENESS_STALL_S",
+        description=(
+            "/healthz fails when the consume loop has not gone round for this long; keep it "
+            "above CAIRN_REBALANCE_DRAIN_S and the session timeout."
+        ),
+    )
+    broker_check_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        alias="CAIRN_BROKER_CHECK_TIMEOUT_S",
+        description="Bound on the metadata request /readyz makes to check the broker.",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        alias="CAIRN_TOPIC_MIN_INSYNC_REPLICAS",
+        description=(
+            "min.insync.replicas of topics created on start; default 2 with replication "
+            "of 3 or more, else 1."
+        ),
+    )
     dlq_topic: str = Field(
         "cairn.dlq.v1", alias="CAIRN_DLQ_TOPIC", description="Dead-letter topic."
     )

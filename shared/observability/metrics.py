@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "cairn_events_total",
-    "Events handled, by outcome (ok, duplicate, dlq, retried).",
+    "Events handled, by outcome (ok, duplicate, conflict, dlq, retried).",
     ["service", "outcome"],
 )
 RESULTS = Counter(
@@ -24,3 +24,8 @@ PAUSED = Gauge(
 )
 RETRIES = Counter("cairn_retries_total", "Retries of transient failures.", ["service", "stage"])
 COMMITS = Counter("cairn_commits_total", "Offset commits.", ["service"])
+LANE_FAILURES = Counter(
+    "cairn_lane_failures_total",
+    "Failures that escaped the event processor and were retried by the lane supervisor.",
+    ["service"],
+)

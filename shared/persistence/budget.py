@@ -9,7 +9,8 @@ from shared.routing.budget import Spend
 
 
 class SqlBudgetStore:
-    """`shared.routing.BudgetStore` on the `tenant_spend` table (an upsert per charge)."""
+    """`shared.routing.BudgetStore` on the `tenant_spend` table: an atomic conditional
+    update per reservation, an upsert per settlement."""
 
     def __init__(self, repository: ResultRepository) -> None:
         self._repo = repository
@@ -20,3 +21,17 @@ class SqlBudgetStore:
 
     async def add(self, tenant: str, day: dt.date, tokens: int, usd: float) -> None:
         await self._repo.add_spend(tenant, day, tokens, usd)
+
+    async def reserve(
+        self,
+        tenant: str,
+        day: dt.date,
+        tokens: int,
+        usd: float,
+        *,
+        cap_tokens: int | None,
+        cap_usd: float | None,
+    ) -> bool:
+        return await self._repo.reserve_spend(
+            tenant, day, tokens, usd, cap_tokens=cap_tokens, cap_usd=cap_usd
+        )

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -31,17 +32,26 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` to `revision`. Safe to call from inside an event loop."""
+    _in_own_thread(lambda: command.upgrade(alembic_config(url), revision))
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the schema at `url` back to `revision`. Safe to call from inside an event loop."""
+    _in_own_thread(lambda: command.downgrade(alembic_config(url), revision))
+
+
+def _in_own_thread(run: Callable[[], None]) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(url), revision)
+        run()
         return
     # env.py runs its own event loop; give it a thread of its own.
     error: list[BaseException] = []
 
     def target() -> None:
         try:
-            command.upgrade(alembic_config(url), revision)
+            run()
         except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
 

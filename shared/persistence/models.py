@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -39,12 +40,17 @@ class Base(DeclarativeBase):
 
 
 class ResultRecord(Base):
-    """One row per request: the idempotency ledger and the audit trail of every result."""
+    """One row per request: the idempotency ledger and the audit trail of every result.
+
+    A request is identified by (tenant_id, feature, request_id): `request_id` is chosen by
+    the producing app, so the same id from two tenants, or for two features, names two
+    different requests.
+    """
 
     __tablename__ = "results"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    request_id: Mapped[str] = mapped_column(String(128))
     feature: Mapped[str] = mapped_column(String(32))
     tenant_id: Mapped[str] = mapped_column(String(128))
     user_id: Mapped[str] = mapped_column(String(128))
@@ -62,13 +68,18 @@ class ResultRecord(Base):
     # Data minimisation: the input is kept as a hash unless the deployment opts in.
     input_sha256: Mapped[str] = mapped_column(String(64))
     input_text: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of what defines the request (shared.messaging.idempotency); NULL for rows
+    # stored before fingerprints existed, where a replay is trusted as a replay.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # The full result envelope as published, so a redelivery re-publishes identical bytes.
     output: Mapped[dict[str, Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        Index("ix_results_feature_subject", "feature", "subject_key", "id"),
+        UniqueConstraint("tenant_id", "feature", "request_id", name="uq_results_request_key"),
+        # Incremental state (a stack's latest summary) is read per tenant, user and subject.
+        Index("ix_results_subject", "tenant_id", "user_id", "feature", "subject_key", "id"),
         Index("ix_results_created_at", "created_at"),
         Index("ix_results_tenant_created", "tenant_id", "created_at"),
     )

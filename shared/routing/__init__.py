@@ -8,6 +8,7 @@ answer and the audit (tier, reasons, degraded/refused, tokens, cost) to persist.
 from .budget import BudgetLimits, BudgetStore, InMemoryBudgetStore, Spend
 from .errors import (
     BreakerOpen,
+    BudgetExhausted,
     ProviderError,
     ProviderResponseError,
     ProviderStatusError,
@@ -26,6 +27,7 @@ from .task import ChatMessage, GeneratedImage, ImageTask, LocalAttempt, RoutedTa
 __all__ = [
     "AttemptOutcome",
     "BreakerOpen",
+    "BudgetExhausted",
     "BudgetLimits",
     "BudgetStore",
     "ChatMessage",

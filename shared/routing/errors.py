@@ -52,6 +52,26 @@ class ProviderResponseError(ProviderError):
     truncated). Not retried: the next sample is as likely to fail and costs as much."""
 
 
+class BudgetExhausted(CairnError):
+    """A call's estimated cost does not fit under the tenant's daily cap (or the ledger
+    could not be read); nothing was sent."""
+
+    retriable = False
+
+
+class ContentFlagged(ProviderError):
+    """The provider's moderation flagged what would be sent: the request is refused, nothing
+    is generated from it and no other tier is asked."""
+
+    def __init__(self, categories: tuple[str, ...], *, endpoint: str) -> None:
+        super().__init__(f"moderation flagged: {', '.join(categories) or '-'}", endpoint=endpoint)
+        self.categories = categories
+
+
+class ModerationUnavailable(ProviderError):
+    """The moderation call failed (after its retries): fail closed, generate nothing."""
+
+
 class BreakerOpen(ProviderError):
     """The endpoint's circuit breaker is open; no request was sent."""
 

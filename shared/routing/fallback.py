@@ -1,5 +1,8 @@
-"""The fallback tiers: which may take a request (configured, consent, breaker, budget), and
-trying them in CAIRN_TIERS order until one gives a verified answer."""
+"""The fallback tiers: which may take a request (configured, consent, breaker, price,
+budget), and trying them in CAIRN_TIERS order until one gives a verified answer.
+
+Metered (external) tiers reserve budget before every HTTP attempt and settle after it (see
+`budget.py`); what the provider billed is charged even when the answer is then rejected."""
 
 from __future__ import annotations
 
@@ -12,13 +15,20 @@ from dataclasses import dataclass
 from typing import Generic
 
 from .breaker import CircuitBreaker
-from .budget import BudgetLimits, BudgetStore
-from .errors import BreakerOpen, ProviderError, ProviderResponseError
+from .budget import BudgetLimits, BudgetStore, Charge, Ledger, Meter, Usage
+from .errors import (
+    BreakerOpen,
+    BudgetExhausted,
+    ContentFlagged,
+    ModerationUnavailable,
+    ProviderError,
+    ProviderResponseError,
+)
 from .metrics import RoutingMetrics
 from .openai_tier import OpenAITier, Sleep
 from .outcome import AttemptOutcome, TierAttempt
 from .reasons import DegradedReason
-from .retry import RetryPolicy
+from .retry import AttemptLedger, RetryPolicy
 from .settings import EndpointConfig, RoutingSettings
 from .task import R, TaskBase
 
@@ -38,8 +48,29 @@ class RemoteAnswer(Generic[R]):
     http_attempts: int
 
 
-# How a route asks one endpoint (chat completion or image), given its adapter.
-RemoteCall = Callable[[OpenAITier], Awaitable[RemoteAnswer[R]]]
+class Meters:
+    """Makes the meter of one metered call (None for unmetered tiers) and keeps it, so the
+    chain can read what was charged even when the call raised."""
+
+    def __init__(self, ledger: Ledger | None, tenant: str) -> None:
+        self._ledger = ledger
+        self._tenant = tenant
+        self.meter: Meter | None = None
+
+    def make(self, estimate: Charge, price_of: Callable[[Usage], float]) -> Meter | None:
+        if self._ledger is None:
+            return None
+        self.meter = Meter(self._ledger, self._tenant, estimate, price_of)
+        return self.meter
+
+    @property
+    def charged(self) -> Charge | None:
+        return self.meter.charged if self.meter is not None else None
+
+
+# How a route asks one endpoint (chat completion or image), given its adapter and where to
+# get the call's budget meter.
+RemoteCall = Callable[[OpenAITier, Meters], Awaitable[RemoteAnswer[R]]]
 Verify = Callable[[R], Awaitable[str | None]]
 
 
@@ -70,9 +101,8 @@ class FallbackChain:
         today: Callable[[], dt.date],
         sleep: Sleep,
     ) -> None:
-        self.budget_store = budget_store
-        self.limits = BudgetLimits.from_settings(settings)
-        self._today = today
+        self.settings = settings
+        self.ledger = Ledger(budget_store, BudgetLimits.from_settings(settings), today)
         self.tiers: list[RemoteTier] = []
         for config in settings.endpoints():
             adapter = None
@@ -86,11 +116,31 @@ class FallbackChain:
                 )
                 metrics.breaker_changed(config.name, breaker.state)
                 adapter = OpenAITier(
-                    config, retry=retry, breaker=breaker, sleep=sleep, on_retry=metrics.retried
+                    config,
+                    retry=retry,
+                    breaker=breaker,
+                    sleep=sleep,
+                    on_retry=metrics.retried,
+                    ledger=AttemptLedger(),
                 )
             else:
                 log.info("fallback tier %s has no API key; requests will skip it", config.name)
             self.tiers.append(RemoteTier(config, adapter))
+
+    @property
+    def budget_store(self) -> BudgetStore:
+        return self.ledger.store
+
+    @property
+    def limits(self) -> BudgetLimits:
+        return self.ledger.limits
+
+    def priced(self, config: EndpointConfig, *, needs_image: bool) -> bool:
+        """Whether a metered call to this endpoint can be priced (or may go unpriced)."""
+        model = config.image_model if needs_image else config.model
+        return self.settings.allow_unpriced or (
+            model is not None and self.settings.price(model) is not None
+        )
 
     def breaker(self, tier: str) -> CircuitBreaker | None:
         for remote in self.tiers:
@@ -115,11 +165,13 @@ class FallbackChain:
                 why = DegradedReason.UNSUPPORTED
             elif remote.config.external and not task.consent_external:
                 why = DegradedReason.NO_CONSENT
+            elif remote.config.external and not self.priced(remote.config, needs_image=needs_image):
+                why = DegradedReason.UNPRICED_MODEL
             elif not remote.adapter.breaker.available():
                 why = DegradedReason.BREAKER_OPEN
             elif remote.config.external:
                 if spend_ok is None:
-                    spend_ok = await self._within_budget(task.tenant_id)
+                    spend_ok = await self.ledger.allows(task.tenant_id)
                 if not spend_ok:
                     why = DegradedReason.BUDGET_EXHAUSTED
             plan.append((remote, why))
@@ -144,32 +196,46 @@ class FallbackChain:
             started = time.perf_counter()
             record = TierAttempt(remote.name, AttemptOutcome.FAILED, model=remote.config.model)
             attempts.append(record)
+            meters = Meters(self.ledger if remote.config.external else None, task.tenant_id)
             try:
-                answer = await call(remote.adapter)
+                answer = await call(remote.adapter, meters)
             except asyncio.CancelledError:
                 record.outcome = AttemptOutcome.CANCELLED
                 record.latency_ms = _ms_since(started)
+                _charged(record, meters)
                 raise
+            except BudgetExhausted as exc:
+                record.outcome = AttemptOutcome.SKIPPED
+                record.degraded_reason = DegradedReason.BUDGET_EXHAUSTED
+                record.detail = str(exc)
+                _charged(record, meters)
+                continue
             except BreakerOpen:
                 record.outcome = AttemptOutcome.SKIPPED
                 record.degraded_reason = DegradedReason.BREAKER_OPEN
+                _charged(record, meters)
                 continue
+            except ContentFlagged as exc:
+                # A refusal, not a failure: no other tier is asked to draw it.
+                record.outcome = AttemptOutcome.REJECTED
+                record.degraded_reason = DegradedReason.CONTENT_FLAGGED
+                record.detail = ", ".join(exc.categories) or "flagged"
+                record.latency_ms = _ms_since(started)
+                return None
             except ProviderError as exc:
-                bad = isinstance(exc, ProviderResponseError)
-                record.degraded_reason = (
-                    DegradedReason.BAD_RESPONSE if bad else DegradedReason.PROVIDER_ERROR
-                )
+                record.degraded_reason = _degraded_reason(exc)
                 record.detail = str(exc)
                 record.latency_ms = _ms_since(started)
+                _charged(record, meters)
                 continue
             record.model = answer.model
             record.prompt_tokens = answer.prompt_tokens
             record.completion_tokens = answer.completion_tokens
             record.cost_usd = answer.cost_usd
             record.http_attempts = answer.http_attempts
-            if remote.config.external:
-                # Charged whatever the verifier says: the provider bills the call.
-                await self._charge(task.tenant_id, answer)
+            # Already charged, attempt by attempt, whatever the verifier says next: the
+            # provider bills the call.
+            _charged(record, meters)
             rejection = await verify(answer.result)
             record.latency_ms = _ms_since(started)
             if rejection is not None:
@@ -181,23 +247,20 @@ class FallbackChain:
             return answer
         return None
 
-    async def _within_budget(self, tenant: str) -> bool:
-        if self.limits.tokens is None and self.limits.usd is None:
-            return True
-        try:
-            spend = await self.budget_store.spent(tenant, self._today())
-        except Exception:
-            # Fail closed: an unknown spend must not become an unbounded one.
-            log.exception("budget store unavailable; treating tenant %s as over budget", tenant)
-            return False
-        return self.limits.allows(spend)
 
-    async def _charge(self, tenant: str, answer: RemoteAnswer[R]) -> None:
-        tokens = answer.prompt_tokens + answer.completion_tokens
-        try:
-            await self.budget_store.add(tenant, self._today(), tokens, answer.cost_usd)
-        except Exception:
-            log.exception("could not record spend for tenant %s", tenant)
+def _charged(record: TierAttempt, meters: Meters) -> None:
+    """Every attempt's charge, billed-but-unusable ones included, goes on the record."""
+    charged = meters.charged
+    if charged is not None:
+        record.cost_usd = charged.usd
+
+
+def _degraded_reason(exc: ProviderError) -> DegradedReason:
+    if isinstance(exc, ModerationUnavailable):
+        return DegradedReason.MODERATION_UNAVAILABLE
+    if isinstance(exc, ProviderResponseError):
+        return DegradedReason.BAD_RESPONSE
+    return DegradedReason.PROVIDER_ERROR
 
 
 def _ms_since(started: float) -> float:

@@ -21,7 +21,9 @@ class HardnessPolicy:
     def before_local(self, task: TaskBase[R]) -> list[EscalationReason]:
         """Reasons known from the request alone."""
         reasons = list(task.pre_reasons())
-        if self.languages and task.locale and language_of(task.locale) not in self.languages:
+        declared = task.local_languages
+        languages = self.languages if declared is None else declared
+        if languages and task.locale and language_of(task.locale) not in languages:
             reasons.append(EscalationReason.UNSUPPORTED_LANGUAGE)
         if task.quality_hint and task.quality_hint.lower() in self.quality_hints:
             reasons.append(EscalationReason.QUALITY_HINT)

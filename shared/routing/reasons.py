@@ -34,3 +34,6 @@ class DegradedReason(StrEnum):
     BAD_RESPONSE = "bad_response"  # malformed or schema-invalid answer
     REMOTE_REJECTED = "remote_rejected"  # remote answer failed the task's verifier
     UNSUPPORTED = "unsupported"  # the tier cannot do this kind of task (no image model)
+    UNPRICED_MODEL = "unpriced_model"  # metered model missing from the price table
+    CONTENT_FLAGGED = "content_flagged"  # the provider's moderation flagged it: refused
+    MODERATION_UNAVAILABLE = "moderation_unavailable"  # moderation failed: no image (closed)

@@ -39,15 +39,20 @@ from shared.observability.logging import describe_error
 from .breaker import CircuitBreaker
 from .budget import (
     BudgetStore,
+    Charge,
     InMemoryBudgetStore,
+    Usage,
     chat_cost_usd,
     image_cost_usd,
+    prompt_tokens_upper_bound,
+    schema_text,
     utc_today,
 )
-from .constants import LOCAL_TIER
+from .constants import IMAGE_OUTPUT_TOKENS_BOUND, LOCAL_TIER
 from .errors import ProviderResponseError
-from .fallback import FallbackChain, Plan, RemoteAnswer, RemoteCall
+from .fallback import FallbackChain, Meters, Plan, RemoteAnswer, RemoteCall
 from .metrics import RoutingMetrics, default_metrics
+from .moderation import clear_for_images
 from .openai_tier import OpenAITier, Sleep
 from .outcome import AttemptOutcome, RoutedOutcome, TierAttempt
 from .policy import HardnessPolicy
@@ -105,6 +110,11 @@ class _Run:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def flagged(self) -> bool:
+        """A provider's moderation flagged the request: refuse it, local answer included."""
+        return any(a.degraded_reason is DegradedReason.CONTENT_FLAGGED for a in self.attempts)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -165,13 +175,28 @@ class Router:
         redaction = Redaction()
         messages: list[ChatMessage] | None = None
 
-        async def call(adapter: OpenAITier) -> RemoteAnswer[R]:
+        async def call(adapter: OpenAITier, meters: Meters) -> RemoteAnswer[R]:
             nonlocal messages
             if messages is None:
                 messages = redact_messages(task.remote_prompt(), redaction)
                 if not redaction.empty:
                     messages.insert(0, {"role": "system", "content": PLACEHOLDER_NOTE})
-            completion = await adapter.complete(messages, task.response_model)
+            config = adapter.config
+            price = self.settings.price(config.model)
+
+            def price_of(usage: Usage) -> float:
+                return chat_cost_usd(price, usage.prompt_tokens, usage.completion_tokens)
+
+            # One attempt's upper bound: every prompt byte a token, the schema (it is part of
+            # the prompt the provider bills) and the whole output allowance.
+            prompt_bound = prompt_tokens_upper_bound(
+                messages, schema_text(task.response_model.model_json_schema())
+            )
+            estimate = Usage(prompt_bound, config.max_output_tokens)
+            meter = meters.make(Charge(estimate.tokens, price_of(estimate)), price_of)
+            completion = await adapter.complete(
+                messages, task.response_model, key=_request_key(task), meter=meter
+            )
             try:
                 result = redaction.rehydrate_model(completion.parsed)
             except pydantic.ValidationError as exc:
@@ -179,17 +204,15 @@ class Router:
                     f"answer invalid after restoring placeholders: {exc.error_count()} errors",
                     endpoint=adapter.name,
                 ) from exc
-            price = self.settings.price(completion.model) or self.settings.price(
-                adapter.config.model
-            )
+            charged = meters.charged
             return RemoteAnswer(
                 result=result,
                 model=completion.model,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
-                cost_usd=chat_cost_usd(
-                    price, completion.prompt_tokens, completion.completion_tokens
-                ),
+                cost_usd=charged.usd
+                if charged is not None
+                else price_of(Usage(completion.prompt_tokens, completion.completion_tokens)),
                 http_attempts=completion.http_attempts,
                 tier=adapter.name,
             )
@@ -200,18 +223,38 @@ class Router:
         """Answer an image task (Genmoji): local first, the images API as fallback."""
         redaction = Redaction()
 
-        async def call(adapter: OpenAITier) -> RemoteAnswer[R]:
+        async def call(adapter: OpenAITier, meters: Meters) -> RemoteAnswer[R]:
             prompt = redaction.redact(task.remote_image_prompt())
-            answer = await adapter.generate_image(prompt)
-            image_model = answer.image.model
+            await clear_for_images(adapter, prompt)  # raises unless moderation cleared it
+            config = adapter.config
+            price = self.settings.price(config.image_model or "")
+
+            def price_of(usage: Usage) -> float:
+                return image_cost_usd(
+                    price,
+                    usage.images,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    size=config.image_size,
+                    quality=config.image_quality,
+                )
+
+            bound = Usage(
+                prompt_tokens_upper_bound([{"role": "user", "content": prompt}]),
+                IMAGE_OUTPUT_TOKENS_BOUND,
+                images=1,
+            )
+            meter = meters.make(Charge(bound.tokens, price_of(bound)), price_of)
+            answer = await adapter.generate_image(prompt, key=_request_key(task), meter=meter)
+            charged = meters.charged
             return RemoteAnswer(
                 result=task.image_result(answer.image),
-                model=image_model,
+                model=answer.image.model,
                 prompt_tokens=answer.input_tokens,
                 completion_tokens=answer.output_tokens,
-                cost_usd=image_cost_usd(
-                    self.settings.price(image_model), 1, answer.input_tokens, answer.output_tokens
-                ),
+                cost_usd=charged.usd
+                if charged is not None
+                else price_of(Usage(answer.input_tokens, answer.output_tokens, images=1)),
                 http_attempts=answer.http_attempts,
                 tier=adapter.name,
             )
@@ -468,7 +511,7 @@ class Router:
         degraded = any(r is not EscalationReason.LOCAL_OVERLOAD for r in run.reasons)
         attempt = local.attempt
         assert attempt is not None
-        served = local.acceptable and attempt.result is not None
+        served = local.acceptable and attempt.result is not None and not run.flagged
         if served and run.local is not None:
             run.local.outcome = AttemptOutcome.SERVED
         outcome: RoutedOutcome[R] = RoutedOutcome(
@@ -492,7 +535,12 @@ class Router:
     def _no_local(self, task: TaskBase[R], run: _Run, redaction: Redaction) -> RoutedOutcome[R]:
         """No local tier configured and no fallback answer."""
         transient = any(
-            a.degraded_reason in (DegradedReason.PROVIDER_ERROR, DegradedReason.BREAKER_OPEN)
+            a.degraded_reason
+            in (
+                DegradedReason.PROVIDER_ERROR,
+                DegradedReason.BREAKER_OPEN,
+                DegradedReason.MODERATION_UNAVAILABLE,
+            )
             for a in run.attempts
         )
         if transient:
@@ -544,6 +592,11 @@ class Router:
 
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def _request_key(task: TaskBase[R]) -> tuple[str, str, str]:
+    """Names a request across re-runs, so they share one budget of provider attempts."""
+    return (task.tenant_id, task.feature, task.request_id)
 
 
 async def start_router(stack: AsyncExitStack, *, budget_store: BudgetStore | None = None) -> Router:

@@ -26,6 +26,21 @@ class ModelPrice(BaseModel):
     input_per_mtok: float = Field(0.0, ge=0)
     output_per_mtok: float = Field(0.0, ge=0)
     per_image: float = Field(0.0, ge=0)
+    # Per image by "<quality>:<size>" or "<size>"; `per_image` when nothing here matches.
+    images: dict[str, float] = Field(default_factory=dict)
+
+    def image_price(self, size: str | None, quality: str | None) -> float:
+        """USD for one image; an unknown quality costs as the dearest of its size."""
+        if size and quality and f"{quality}:{size}" in self.images:
+            return self.images[f"{quality}:{size}"]
+        if size and size in self.images:
+            return self.images[size]
+        same_size = [v for k, v in self.images.items() if size and k.endswith(f":{size}")]
+        if same_size:
+            return max(same_size)
+        if self.per_image or not self.images:
+            return self.per_image
+        return max(self.images.values())
 
 
 @dataclass(frozen=True)
@@ -38,11 +53,14 @@ class EndpointConfig:
     model: str
     image_model: str | None
     image_size: str
+    image_quality: str | None
     timeout_s: float
     image_timeout_s: float
     max_output_tokens: int
     # External = outside the deployment: needs consent, is metered against tenant budgets.
     external: bool
+    # Asked before every images call; None = the tier cannot moderate, so it draws nothing.
+    moderation_model: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -61,48 +79,168 @@ CsvTuple = Annotated[tuple[str, ...], NoDecode]
 class RoutingSettings(CairnBaseSettings):
     """How requests move between the local model and the fallback tiers."""
 
-    tiers: CsvTuple = Field((c.LOCAL_TIER, c.OPENAI_TIER), alias="CAIRN_TIERS")
-
-    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
-    openai_base_url: AnyHttpUrl | None = Field(None, alias="OPENAI_BASE_URL")
-    openai_model: str = Field(c.DEFAULT_OPENAI_MODEL, alias="OPENAI_MODEL")
-    openai_image_model: str = Field(c.DEFAULT_OPENAI_IMAGE_MODEL, alias="OPENAI_IMAGE_MODEL")
-    openai_image_size: str = Field(c.DEFAULT_IMAGE_SIZE, alias="OPENAI_IMAGE_SIZE")
-    openai_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="OPENAI_TIMEOUT_S")
-    openai_image_timeout_s: float = Field(
-        c.DEFAULT_IMAGE_TIMEOUT_S, gt=0, alias="OPENAI_IMAGE_TIMEOUT_S"
+    tiers: CsvTuple = Field(
+        (c.LOCAL_TIER, c.OPENAI_TIER),
+        alias="CAIRN_TIERS",
+        description="Tier chain in escalation order: local, selfhosted, openai.",
     )
 
-    selfhosted_base_url: AnyHttpUrl | None = Field(None, alias="SELFHOSTED_BASE_URL")
-    selfhosted_model: str | None = Field(None, alias="SELFHOSTED_MODEL")
-    selfhosted_api_key: SecretStr | None = Field(None, alias="SELFHOSTED_API_KEY")
-    selfhosted_timeout_s: float = Field(c.DEFAULT_TIMEOUT_S, gt=0, alias="SELFHOSTED_TIMEOUT_S")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        alias="OPENAI_API_KEY",
+        description="Key of the ChatGPT tier (secret; never logged); unset = no fallback.",
+    )
+    openai_base_url: AnyHttpUrl | None = Field(
+        None, alias="OPENAI_BASE_URL", description="OpenAI API base URL; unset = the SDK's default."
+    )
+    openai_model: str = Field(
+        c.DEFAULT_OPENAI_MODEL,
+        alias="OPENAI_MODEL",
+        description="Chat model of the ChatGPT tier (structured outputs).",
+    )
+    openai_image_model: str = Field(
+        c.DEFAULT_OPENAI_IMAGE_MODEL,
+        alias="OPENAI_IMAGE_MODEL",
+        description="Image model of the sticker fallback.",
+    )
+    openai_image_size: str = Field(
+        c.DEFAULT_IMAGE_SIZE,
+        alias="OPENAI_IMAGE_SIZE",
+        description="Size asked of the image model.",
+    )
+    openai_image_quality: str | None = Field(
+        None,
+        alias="OPENAI_IMAGE_QUALITY",
+        description="Image quality asked for (low, medium, high; unset: the API's default, "
+        "priced as the dearest).",
+    )
+    openai_moderation_model: str = Field(
+        c.DEFAULT_OPENAI_MODERATION_MODEL,
+        min_length=1,
+        alias="OPENAI_MODERATION_MODEL",
+        description="Moderation model asked before every images call; a flagged prompt is "
+        "refused, and a failed moderation call means no image is generated.",
+    )
+    openai_timeout_s: float = Field(
+        c.DEFAULT_TIMEOUT_S,
+        gt=0,
+        alias="OPENAI_TIMEOUT_S",
+        description="Timeout of one chat call to OpenAI.",
+    )
+    openai_image_timeout_s: float = Field(
+        c.DEFAULT_IMAGE_TIMEOUT_S,
+        gt=0,
+        alias="OPENAI_IMAGE_TIMEOUT_S",
+        description="Timeout of one image call to OpenAI.",
+    )
+
+    selfhosted_base_url: AnyHttpUrl | None = Field(
+        None,
+        alias="SELFHOSTED_BASE_URL",
+        description="OpenAI-compatible endpoint (vLLM, TGI) of the selfhosted tier.",
+    )
+    selfhosted_model: str | None = Field(
+        None, alias="SELFHOSTED_MODEL", description="Model name the self-hosted endpoint serves."
+    )
+    selfhosted_api_key: SecretStr | None = Field(
+        None,
+        alias="SELFHOSTED_API_KEY",
+        description="Key of the self-hosted endpoint, if it wants one (secret).",
+    )
+    selfhosted_timeout_s: float = Field(
+        c.DEFAULT_TIMEOUT_S,
+        gt=0,
+        alias="SELFHOSTED_TIMEOUT_S",
+        description="Timeout of one call to the self-hosted endpoint.",
+    )
     # Inside the deployment's trust boundary: no consent needed, not metered. Off by default,
     # so a self-hosted endpoint is treated like any third party until someone says otherwise.
-    selfhosted_internal: bool = Field(False, alias="SELFHOSTED_INTERNAL")
+    selfhosted_internal: bool = Field(
+        False,
+        alias="SELFHOSTED_INTERNAL",
+        description="Inside the trust boundary: no consent needed, not metered.",
+    )
 
     max_output_tokens: int = Field(
-        c.DEFAULT_MAX_OUTPUT_TOKENS, ge=16, alias="CAIRN_FALLBACK_MAX_OUTPUT_TOKENS"
+        c.DEFAULT_MAX_OUTPUT_TOKENS,
+        ge=16,
+        alias="CAIRN_FALLBACK_MAX_OUTPUT_TOKENS",
+        description="Cap on tokens a fallback answer may use.",
     )
-    max_retries: int = Field(c.DEFAULT_MAX_RETRIES, ge=0, le=10, alias="CAIRN_FALLBACK_MAX_RETRIES")
-    breaker_failures: int = Field(c.DEFAULT_BREAKER_FAILURES, ge=1, alias="CAIRN_BREAKER_FAILURES")
+    max_retries: int = Field(
+        c.DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        alias="CAIRN_FALLBACK_MAX_RETRIES",
+        description="HTTP retries per fallback call (honours Retry-After).",
+    )
+    breaker_failures: int = Field(
+        c.DEFAULT_BREAKER_FAILURES,
+        ge=1,
+        alias="CAIRN_BREAKER_FAILURES",
+        description="Consecutive failures that open an endpoint's circuit breaker.",
+    )
     breaker_cooldown_s: float = Field(
-        c.DEFAULT_BREAKER_COOLDOWN_S, gt=0, alias="CAIRN_BREAKER_COOLDOWN_S"
+        c.DEFAULT_BREAKER_COOLDOWN_S,
+        gt=0,
+        alias="CAIRN_BREAKER_COOLDOWN_S",
+        description="How long an open breaker waits before a trial call.",
     )
 
-    min_mean_logprob: float = Field(c.DEFAULT_MIN_MEAN_LOGPROB, alias="CAIRN_MIN_MEAN_LOGPROB")
+    min_mean_logprob: float = Field(
+        c.DEFAULT_MIN_MEAN_LOGPROB,
+        alias="CAIRN_MIN_MEAN_LOGPROB",
+        description="Local answers below this mean log-prob escalate (low_confidence).",
+    )
     latency_budget_ms: float = Field(
-        c.DEFAULT_LATENCY_BUDGET_MS, ge=0, alias="CAIRN_LATENCY_BUDGET_MS"
+        c.DEFAULT_LATENCY_BUDGET_MS,
+        ge=0,
+        alias="CAIRN_LATENCY_BUDGET_MS",
+        description="Local tier's time before a fallback is tried (local_overload).",
     )
-    hedging: bool = Field(False, alias="CAIRN_HEDGING")
-    local_languages: CsvTuple = Field(c.DEFAULT_LOCAL_LANGUAGES, alias="CAIRN_LOCAL_LANGUAGES")
+    hedging: bool = Field(
+        False,
+        alias="CAIRN_HEDGING",
+        description="Past the latency budget, race local and fallback; first good one wins.",
+    )
+    local_languages: CsvTuple = Field(
+        c.DEFAULT_LOCAL_LANGUAGES,
+        alias="CAIRN_LOCAL_LANGUAGES",
+        description="Languages (primary subtags) the local tier serves for features that do "
+        "not declare their own; other locales escalate as unsupported_language. Empty = all. "
+        "The emoji service declares the locales it has indexes for (EMOJI_LOCALES).",
+    )
     escalate_quality_hints: CsvTuple = Field(
-        c.DEFAULT_ESCALATE_QUALITY_HINTS, alias="CAIRN_ESCALATE_QUALITY_HINTS"
+        c.DEFAULT_ESCALATE_QUALITY_HINTS,
+        alias="CAIRN_ESCALATE_QUALITY_HINTS",
+        description="quality_hint values that escalate to a fallback tier.",
     )
 
-    tenant_daily_tokens: int | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_TOKENS")
-    tenant_daily_usd: float | None = Field(None, ge=0, alias="CAIRN_TENANT_DAILY_USD")
-    prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="CAIRN_PRICES")
+    tenant_daily_tokens: int | None = Field(
+        None,
+        ge=0,
+        alias="CAIRN_TENANT_DAILY_TOKENS",
+        description="Daily fallback token cap per tenant; unset = no cap.",
+    )
+    tenant_daily_usd: float | None = Field(
+        None,
+        ge=0,
+        alias="CAIRN_TENANT_DAILY_USD",
+        description="Daily fallback spend cap per tenant in USD; unset = no cap.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        alias="CAIRN_PRICES",
+        description="JSON price table per model, merged over the built-in list prices.",
+    )
+    # Off: an external model missing from the price table is not called (`unpriced_model`),
+    # so no spend goes unmetered.
+    allow_unpriced: bool = Field(
+        False,
+        alias="CAIRN_ALLOW_UNPRICED_MODELS",
+        description="Call external models missing from the price table (charged tokens, "
+        "0 USD); off: they are skipped as unpriced_model.",
+    )
 
     _split = field_validator("tiers", "local_languages", "escalate_quality_hints", mode="before")(
         _split_csv
@@ -117,7 +255,7 @@ class RoutingSettings(CairnBaseSettings):
     @field_validator("prices", mode="after")
     @classmethod
     def _merge_default_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
-        merged = {name: ModelPrice(**price) for name, price in c.DEFAULT_PRICES.items()}
+        merged = {name: ModelPrice.model_validate(p) for name, p in c.DEFAULT_PRICES.items()}
         merged.update(value)
         return merged
 
@@ -161,10 +299,12 @@ class RoutingSettings(CairnBaseSettings):
                         model=self.openai_model,
                         image_model=self.openai_image_model,
                         image_size=self.openai_image_size,
+                        image_quality=self.openai_image_quality,
                         timeout_s=self.openai_timeout_s,
                         image_timeout_s=self.openai_image_timeout_s,
                         max_output_tokens=self.max_output_tokens,
                         external=True,
+                        moderation_model=self.openai_moderation_model,
                     )
                 )
             elif tier == c.SELFHOSTED_TIER:
@@ -178,6 +318,7 @@ class RoutingSettings(CairnBaseSettings):
                         model=self.selfhosted_model or "",
                         image_model=None,
                         image_size=self.openai_image_size,
+                        image_quality=None,
                         timeout_s=self.selfhosted_timeout_s,
                         image_timeout_s=self.selfhosted_timeout_s,
                         max_output_tokens=self.max_output_tokens,

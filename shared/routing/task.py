@@ -52,6 +52,10 @@ class EnvelopeFields:
     def locale(self) -> str:
         return self.envelope.locale
 
+    @property
+    def local_languages(self) -> frozenset[str] | None:
+        return None
+
 
 @dataclass
 class LocalAttempt(Generic[R]):
@@ -97,7 +101,14 @@ class TaskBase(Protocol[R]):
 
     @property
     def locale(self) -> str:
-        """BCP 47 tag such as "en-US"; its language is checked against CAIRN_LOCAL_LANGUAGES."""
+        """BCP 47 tag such as "en-US"; its language is checked against the task's
+        `local_languages`, or CAIRN_LOCAL_LANGUAGES when the task declares none."""
+        ...
+
+    @property
+    def local_languages(self) -> frozenset[str] | None:
+        """Primary language subtags this feature's local tier serves (the emoji service:
+        the locales it has indexes for); None = CAIRN_LOCAL_LANGUAGES; empty = all."""
         ...
 
     def pre_reasons(self) -> Sequence[EscalationReason]:

@@ -15,9 +15,9 @@ from schemas.rewrite import Tone, WritingOperation
 from schemas.summarize import NotificationStack
 from services.emoji.blobs import BlobStore
 from services.rewriter import guards
-from services.summarizer.grounding import check
 from services.summarizer.settings import AI_LABEL, EXTRACTIVE_LABEL
 from services.summarizer.stack import in_time_order, line, sources_of
+from shared.verification.grounding import check
 from tests.e2e.support import Delivered, assert_sticker_stored
 
 _WORD = re.compile(r"\w+")

@@ -127,8 +127,17 @@ class Cairn:
         for request_id in ids:
             assert len(published[request_id]) == 1, f"{request_id} published more than once"
 
-        rows = await self.rows(ids)
-        assert Counter(r.request_id for r in rows) == Counter(ids), "one stored row per request"
+        # Rows are keyed by (tenant, feature, request_id): another tenant's or feature's row
+        # with the same id is not this request's.
+        keys = [(e["tenant_id"], e["request_id"]) for e in events]
+        rows = [
+            r
+            for r in await self.rows(ids)
+            if r.feature == feature and (r.tenant_id, r.request_id) in set(keys)
+        ]
+        assert Counter((r.tenant_id, r.request_id) for r in rows) == Counter(keys), (
+            "one stored row per request"
+        )
         by_id = {r.request_id: r for r in rows}
         delivered: dict[str, Delivered] = {}
         for event in events:

@@ -42,6 +42,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.model, pytest.mark.timeout(600)]
 
 CHAT = "/v1/chat/completions"
 IMAGES = "/v1/images/generations"
+MODERATIONS = "/v1/moderations"
 
 
 def openai_router(make_router: RouterFactory, fake: FakeOpenAIServer, **values: Any) -> Router:
@@ -167,9 +168,12 @@ async def test_hard_requests_are_answered_by_openai_with_redacted_prompts(
     assert generated["generated"] is True and generated["components"] == []
     assert_sticker_stored(services.blobs, generated, 192)
 
-    assert Counter(r.path for r in fake_openai.requests) == {CHAT: 4, IMAGES: 1}
+    assert Counter(r.path for r in fake_openai.requests) == {CHAT: 4, MODERATIONS: 1, IMAGES: 1}
     assert_redacted(fake_openai)
-    bodies = fake_openai.bodies()
+    # The moderation call saw exactly the (redacted) prompt the images API then got.
+    [moderation] = fake_openai.requests_to(MODERATIONS)
+    assert moderation.json["input"] == fake_openai.requests_to(IMAGES)[0].json["prompt"]
+    bodies = [r.text for r in fake_openai.requests if r.path != MODERATIONS]
     assert sum("[EMAIL_1]" in b for b in bodies) == 4  # family chat, lease, proofread, invoice
     assert sum("[PHONE_1]" in b for b in bodies) == 3  # family chat, lease, invoice
 
@@ -231,7 +235,8 @@ async def test_failing_provider_degrades_locally_opens_the_breaker_and_recovers(
     assert_local_degraded(answered, "quality_hint", "provider_error")
     check_proofread(answered)
     local_sticker = emoji[sticker["request_id"]]
-    assert_local_degraded(local_sticker, "no_local_match", "provider_error")
+    # Its moderation call failed: fail closed, no images call, the local sticker degraded.
+    assert_local_degraded(local_sticker, "no_local_match", "moderation_unavailable")
     check_emoji(local_sticker, services.blobs)
     assert_redacted(fake_openai)
 
@@ -245,7 +250,7 @@ async def test_failing_provider_degrades_locally_opens_the_breaker_and_recovers(
     after = no_match(NO_MATCH, consent=True)
     again = await services.request("emoji", [after])
     assert_served_by_openai(again[after["request_id"]], "no_local_match")
-    assert len(fake_openai.requests) == failures + 2
+    assert len(fake_openai.requests) == failures + 3  # the probe, moderation, the image
     await services.assert_one_row_per_request()
 
 

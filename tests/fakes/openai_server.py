@@ -9,6 +9,9 @@ Endpoints:
                               fills the schema with values taken from the prompt; a test can
                               pass its own `responder(body) -> str | dict`.
   POST /v1/images/generations a small valid PNG as `b64_json`, with usage.
+  POST /v1/moderations        one result per input, in the omni-moderation shape; nothing is
+                              flagged unless a test says so: `flag("Pistole", categories=
+                              ("violence",))`, or its own `moderation(text) -> categories`.
   POST /_fake/faults          (standalone use) {"faults": [...], "always": {...} | null}
   GET  /_fake/requests        (standalone use) the recorded request bodies
   POST /_fake/reset           (standalone use) forget requests and faults
@@ -62,6 +65,25 @@ IDLE_TIMEOUT_S = 30.0
 
 JSON = dict[str, Any]
 Responder = Callable[[JSON], "str | JSON | Awaitable[str | JSON]"]
+# The categories a moderation input is flagged for (empty: not flagged).
+Moderator = Callable[[str], "tuple[str, ...]"]
+
+# Every category omni-moderation reports, by its wire name.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 FaultKind = Literal[
     "status", "rate_limit", "slow", "malformed_body", "malformed_content", "truncated", "reset"
@@ -259,11 +281,13 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         responder: Responder | None = None,
+        moderation: Moderator | None = None,
         max_recorded: int = MAX_RECORDED_REQUESTS,
     ) -> None:
         self.host = host
         self.port = port
         self.responder: Responder = responder or default_responder
+        self.moderation: Moderator = moderation or (lambda text: ())
         self._recorded: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
@@ -312,6 +336,23 @@ class FakeOpenAIServer:
     def always(self, fault: Fault | None) -> None:
         """Apply `fault` to every request (after queued ones); None to stop."""
         self._always = fault
+
+    def flag(self, *needles: str, categories: tuple[str, ...] = ("violence",)) -> None:
+        """Moderation flags any input containing one of `needles` (case-insensitive)."""
+        wanted = tuple(n.casefold() for n in needles)
+        unknown = set(categories) - set(MODERATION_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown moderation categories {sorted(unknown)}")
+
+        def moderate(text: str) -> tuple[str, ...]:
+            folded = text.casefold()
+            return categories if any(n in folded for n in wanted) else ()
+
+        self.moderation = moderate
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The recorded requests to one endpoint, e.g. "/v1/images/generations"."""
+        return [r for r in self._recorded if r.path == path]
 
     def reset(self) -> None:
         self._faults.clear()
@@ -410,6 +451,7 @@ class FakeOpenAIServer:
         routes = {
             ("POST", "/v1/chat/completions"): self._chat,
             ("POST", "/v1/images/generations"): self._image,
+            ("POST", "/v1/moderations"): self._moderate,
         }
         handler = routes.get((request.method, request.path))
         if handler is None:
@@ -498,6 +540,37 @@ class FakeOpenAIServer:
                 "output_tokens": 272 * count,
                 "total_tokens": text_tokens + 272 * count,
             },
+        }
+
+    async def _moderate(self, body: JSON, *, malformed: bool) -> JSON:
+        raw = body.get("input", "")
+        inputs = raw if isinstance(raw, list) else [raw]
+        texts = [
+            item if isinstance(item, str) else str(item.get("text", ""))
+            for item in inputs
+            if isinstance(item, (str, dict))
+        ]
+        results: list[JSON] = []
+        for text in texts:
+            hit = set(self.moderation(text))
+            results.append(
+                {
+                    "flagged": bool(hit),
+                    "categories": {c: c in hit for c in MODERATION_CATEGORIES},
+                    "category_scores": {
+                        c: (0.97 if c in hit else 0.0004) for c in MODERATION_CATEGORIES
+                    },
+                    "category_applied_input_types": {
+                        c: (["text"] if c in hit else []) for c in MODERATION_CATEGORIES
+                    },
+                }
+            )
+        if malformed:
+            results = []
+        return {
+            "id": f"modr-fake-{next(self._ids)}",
+            "model": body.get("model", "omni-moderation-latest"),
+            "results": results,
         }
 
     def _control(self, request: RecordedRequest) -> tuple[int, JSON]:

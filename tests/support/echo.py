@@ -39,10 +39,13 @@ EchoResultEnvelope = ResultEnvelope[EchoResult]
 class EchoHandler:
     def __init__(self) -> None:
         self.attempts: Counter[str] = Counter()
+        # Per idempotency key: request ids are only unique within a tenant.
+        self.calls: Counter[tuple[str, str]] = Counter()
 
     async def __call__(self, request: RequestEnvelope[Any]) -> HandlerResult[Any]:
         payload: EchoPayload = request.payload
         self.attempts[request.request_id] += 1
+        self.calls[(request.tenant_id, request.request_id)] += 1
         attempt = self.attempts[request.request_id]
         started = time.perf_counter()
         if payload.delay_ms:

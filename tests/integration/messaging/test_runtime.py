@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from shared.messaging import dlq
-from shared.persistence.repository import ResultRepository
+from shared.persistence.repository import ResultKey, ResultRepository
 from tests.integration.messaging.conftest import StartEcho
 from tests.support.echo import EchoHandler
 from tests.support.events import committed_total, consume_until, echo_event, produce
@@ -118,7 +118,7 @@ async def test_transient_failures_retry_then_succeed_permanent_go_to_dlq(
     assert by_attempts[4][dlq.ERROR_RETRIABLE] == b"true"
     assert by_attempts[1][dlq.ERROR_TYPE] == b"PermanentError"
     assert await wait_for_rows(repository, 1) == 1
-    stored = await repository.get_output(flaky["request_id"])
+    stored = await repository.get_output(ResultKey("tenant-a", "echo", flaky["request_id"]))
     assert stored is not None and stored["result"]["attempts"] == 3
     assert handler.attempts[hopeless["request_id"]] == 4
 

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from shared.errors import Overloaded, PermanentError
-from shared.routing import AttemptOutcome, DegradedReason, EscalationReason, InMemoryBudgetStore
+from shared.routing import (
+    AttemptOutcome,
+    DegradedReason,
+    EscalationReason,
+    InMemoryBudgetStore,
+    Spend,
+)
 from shared.routing.budget import utc_today
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.unit.routing.fake_task import FakeTask, Summary
@@ -211,32 +217,54 @@ async def test_responder_sees_only_placeholders(make_router, server: FakeOpenAIS
 # -- budgets ---------------------------------------------------------------------------
 
 
-async def test_token_budget_exhausted_stays_local(make_router, server: FakeOpenAIServer) -> None:
+async def test_token_budget_reserves_the_estimate_and_settles_to_the_usage(
+    make_router, server: FakeOpenAIServer
+) -> None:
     store = InMemoryBudgetStore()
-    router = await make_router(CAIRN_TENANT_DAILY_TOKENS=10, budget_store=store)
+    router = await make_router(
+        CAIRN_TENANT_DAILY_TOKENS=5000, CAIRN_FALLBACK_MAX_OUTPUT_TOKENS=64, budget_store=store
+    )
     first = await router.route(FakeTask(confidence=-9))
     assert first.tier == "openai"
     spent = await store.spent("tenant-a", utc_today())
-    assert spent.tokens == first.prompt_tokens + first.completion_tokens > 10
-    assert spent.usd == pytest.approx(first.cost_usd)
+    assert spent.tokens == first.prompt_tokens + first.completion_tokens, "settled to usage"
+    assert spent.usd == pytest.approx(first.cost_usd) and first.cost_usd > 0
 
+    # Leave less than one estimate: the next call is refused before anything is sent.
+    await store.add("tenant-a", utc_today(), 5000 - spent.tokens - 100, 0.0)
     second = await router.route(FakeTask(confidence=-9))
     assert second.tier == "local" and second.degraded
     assert second.degraded_reason is DegradedReason.BUDGET_EXHAUSTED
     assert len(server.requests) == 1
+    assert (await store.spent("tenant-a", utc_today())).tokens == 4900, "nothing reserved"
 
     other_tenant = await router.route(FakeTask(confidence=-9, tenant_id="tenant-b"))
     assert other_tenant.tier == "openai"
 
 
+async def test_token_cap_below_one_estimate_never_calls(make_router, server) -> None:
+    store = InMemoryBudgetStore()
+    router = await make_router(CAIRN_TENANT_DAILY_TOKENS=10, budget_store=store)
+    outcome = await router.route(FakeTask(confidence=-9))
+    assert outcome.degraded_reason is DegradedReason.BUDGET_EXHAUSTED
+    assert server.requests == [], "check-then-charge would have sent it and overshot"
+    assert await store.spent("tenant-a", utc_today()) == Spend()
+
+
 async def test_usd_budget_uses_price_table(make_router, server: FakeOpenAIServer) -> None:
+    # $1 a prompt token: one call's estimate is far above the $0.5 cap, so none is sent.
     prices = {"gpt-4o-mini": {"input_per_mtok": 1_000_000, "output_per_mtok": 0}}
     router = await make_router(CAIRN_TENANT_DAILY_USD=0.5, CAIRN_PRICES=json.dumps(prices))
     first = await router.route(FakeTask(confidence=-9))
-    assert first.cost_usd == pytest.approx(first.prompt_tokens * 1.0)
-    second = await router.route(FakeTask(confidence=-9))
-    assert second.degraded_reason is DegradedReason.BUDGET_EXHAUSTED
-    assert len(server.requests) == 1
+    assert first.degraded_reason is DegradedReason.BUDGET_EXHAUSTED
+    assert server.requests == []
+
+    roomy = await make_router(CAIRN_TENANT_DAILY_USD=10_000, CAIRN_PRICES=json.dumps(prices))
+    served = await roomy.route(FakeTask(confidence=-9))
+    assert served.tier == "openai"
+    assert served.cost_usd == pytest.approx(served.prompt_tokens * 1.0)
+    spent = await roomy.budget_store.spent("tenant-a", utc_today())
+    assert spent.usd == pytest.approx(served.cost_usd)
 
 
 async def test_remote_answer_failing_verifier_is_charged_and_local_served(

@@ -109,10 +109,11 @@ async def test_selfhosted_tier_comes_before_openai(make_router, server: FakeOpen
             CAIRN_TIERS="local,selfhosted,openai",
             SELFHOSTED_BASE_URL=selfhosted.base_url,
             SELFHOSTED_MODEL="qwen2.5-7b-instruct",
+            CAIRN_PRICES='{"qwen2.5-7b-instruct": {}}',
         )
         outcome = await router.route(FakeTask(confidence=-9))
         assert outcome.tier == "selfhosted" and outcome.model == "qwen2.5-7b-instruct"
-        assert outcome.cost_usd == 0.0, "no price for the self-hosted model"
+        assert outcome.cost_usd == 0.0, "priced as free"
         assert len(selfhosted.requests) == 1 and server.requests == []
         auth = selfhosted.requests[0].headers["authorization"]
         assert auth == "Bearer unused", "the OpenAI key never goes to another endpoint"
@@ -159,8 +160,11 @@ async def test_image_fallback_when_no_local_match(make_router, server: FakeOpenA
     assert outcome.result is not None
     png = base64.b64decode(outcome.result.png_b64)
     assert Image.open(io.BytesIO(png)).format == "PNG"
-    request = server.requests[0]
-    assert request.path == "/v1/images/generations"
+    # Moderation first, on exactly the (redacted) prompt the images API then gets.
+    moderation, request = server.requests
+    assert moderation.path == "/v1/moderations" and request.path == "/v1/images/generations"
+    assert moderation.json["model"] == "omni-moderation-latest"
+    assert moderation.json["input"] == request.json["prompt"]
     assert "alice@example.com" not in request.text and "[EMAIL_1]" in request.text
     assert outcome.cost_usd > 0
 
@@ -185,7 +189,8 @@ async def test_image_fallback_without_image_model_is_unsupported(make_router, se
 
 
 async def test_broken_image_payload_is_degraded(make_router, server: FakeOpenAIServer):
-    server.inject(Fault.malformed_content())
+    # The moderation call answers normally (a no-op fault), the image is broken.
+    server.inject(Fault.slow(0), Fault.malformed_content())
     router = await make_router()
     outcome = await router.route_image(FakeImageTask(escalate=E.NO_LOCAL_MATCH))
     assert outcome.tier == "local"

@@ -187,3 +187,38 @@ async def test_no_api_key_keeps_everything_local(make_router, server: FakeOpenAI
         if outcome.degraded:
             assert outcome.degraded_reason is DegradedReason.NOT_CONFIGURED
     assert server.requests == []
+
+
+async def test_slow_success_from_before_the_outage_does_not_clear_the_probe(
+    make_router, server: FakeOpenAIServer, clock
+):
+    """A call admitted while closed answers late, after the breaker opened and a probe went
+    out: the breaker stays half-open with that probe, so a third caller is refused."""
+    import asyncio
+
+    server.inject(
+        Fault.slow(0.6), Fault.error(500), Fault.error(500), Fault.error(500), Fault.slow(1.2)
+    )
+    router = await make_router(
+        retry=RetryPolicy(max_retries=0), CAIRN_BREAKER_FAILURES=3, CAIRN_BREAKER_COOLDOWN_S=30
+    )
+    breaker = router.breaker("openai")
+    assert breaker is not None
+    early = asyncio.create_task(router.route(hard()))
+    await asyncio.sleep(0.1)
+    for _ in range(3):
+        failed = await router.route(hard())
+        assert failed.degraded_reason is DegradedReason.PROVIDER_ERROR
+    assert state(breaker) is BreakerState.OPEN
+    clock.advance(31)
+    probe = asyncio.create_task(router.route(hard()))
+    await asyncio.sleep(0.1)
+    assert breaker.probe_in_flight
+    served_late = await early
+    assert served_late.tier == "openai", "the slow call itself succeeded"
+    assert state(breaker) is BreakerState.HALF_OPEN, "its success is stale: no close"
+    refused = await router.route(hard())
+    assert refused.degraded_reason is DegradedReason.BREAKER_OPEN
+    assert len(server.requests) == 5, "the refused caller sent nothing"
+    assert (await probe).tier == "openai"
+    assert state(breaker) is BreakerState.CLOSED, "the probe's own success closes it"

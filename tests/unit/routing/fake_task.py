@@ -34,6 +34,7 @@ class FakeTask:
     consent_external: bool = True
     quality_hint: str | None = None
     locale: str = "en-US"
+    local_languages: frozenset[str] | None = None
     reasons: list[EscalationReason] = field(default_factory=list)
     confidence: float | None = -0.2
     local_delay_s: float = 0.0

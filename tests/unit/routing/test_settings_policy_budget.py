@@ -109,6 +109,23 @@ def test_empty_language_list_supports_every_language() -> None:
     assert policy.before_local(FakeTask(locale="ja")) == []
 
 
+def test_a_feature_declares_its_own_languages() -> None:
+    policy = HardnessPolicy(make_settings(CAIRN_LOCAL_LANGUAGES="en"))
+    emoji = frozenset({"en", "de", "ja"})
+    assert policy.before_local(FakeTask(locale="de-DE", local_languages=emoji)) == []
+    assert policy.before_local(FakeTask(locale="ja_JP", local_languages=emoji)) == []
+    # Outside the feature's own list it escalates, whatever CAIRN_LOCAL_LANGUAGES says.
+    assert policy.before_local(FakeTask(locale="ko", local_languages=emoji)) == [
+        E.UNSUPPORTED_LANGUAGE
+    ]
+    assert policy.before_local(FakeTask(locale="en", local_languages=frozenset({"de"}))) == [
+        E.UNSUPPORTED_LANGUAGE
+    ]
+    # A feature that declares nothing keeps the deployment's list.
+    assert policy.before_local(FakeTask(locale="de-DE")) == [E.UNSUPPORTED_LANGUAGE]
+    assert policy.before_local(FakeTask(locale="ko", local_languages=frozenset())) == []
+
+
 async def test_in_memory_budget_store() -> None:
     store = InMemoryBudgetStore(keep_days=1)
     today = dt.date(2025, 3, 2)
@@ -120,6 +137,27 @@ async def test_in_memory_budget_store() -> None:
     assert await store.spent("other", today) == Spend()
     await store.add("t", today + dt.timedelta(days=2), 1, 0.0)
     assert await store.spent("t", today) == Spend(), "old days are dropped"
+
+
+async def test_in_memory_reservation_is_conditional() -> None:
+    import asyncio
+
+    store = InMemoryBudgetStore()
+    day = dt.date(2025, 3, 2)
+    results = await asyncio.gather(
+        *(store.reserve("t", day, 10, 0.1, cap_tokens=95, cap_usd=None) for _ in range(20))
+    )
+    assert sum(results) == 9
+    assert not await store.reserve("t", day, 1, 2.0, cap_tokens=None, cap_usd=1.0)
+    assert await store.spent("t", day) == Spend(90, pytest.approx(0.9))
+
+
+def test_prompt_bound_is_at_least_the_bytes() -> None:
+    from shared.routing.budget import prompt_tokens_upper_bound
+
+    messages = [{"role": "user", "content": "Grüße, 東京 🙂"}]
+    bound = prompt_tokens_upper_bound(messages, "{}")
+    assert bound >= len("Grüße, 東京 🙂".encode()) + len("user") + 2
 
 
 def test_budget_limits() -> None:
@@ -135,4 +173,14 @@ def test_costs() -> None:
     price = settings.price("gpt-4o-mini")
     assert chat_cost_usd(price, 1_000_000, 1_000_000) == pytest.approx(0.75)
     assert chat_cost_usd(None, 10, 10) == 0.0
-    assert image_cost_usd(settings.price("dall-e-3"), 2, 0, 0) == pytest.approx(0.08)
+    dalle = settings.price("dall-e-3")
+    assert image_cost_usd(dalle, 2, 0, 0, size="1024x1024", quality="standard") == pytest.approx(
+        0.08
+    )
+    assert image_cost_usd(dalle, 1, 0, 0, size="1024x1024", quality="hd") == pytest.approx(0.08)
+    # Unknown quality: the dearest of that size.
+    assert image_cost_usd(dalle, 1, 0, 0, size="1792x1024") == pytest.approx(0.12)
+    gpt_image = settings.price("gpt-image-1")
+    cost = image_cost_usd(gpt_image, 1, 1000, 272, size="1024x1024", quality="low")
+    assert cost == pytest.approx(0.011 + 1000 * 5.0 / 1e6), "per image plus text input"
+    assert image_cost_usd(gpt_image, 1, 0, 0, size="1024x1024") == pytest.approx(0.167)

@@ -13,6 +13,7 @@ from services.emoji.assets import AssetPaths
 from services.emoji.glyphs import FontGlyphs
 from services.emoji.loading import load_indexes, start_embedder
 from services.emoji.retrieval import Retriever
+from services.emoji.safety.gate import SafetyGate
 from services.emoji.settings import EmojiSettings
 from shared.config import CoreSettings
 
@@ -42,6 +43,15 @@ async def embedder_and_model() -> AsyncIterator[tuple[Any, str]]:
     """The real MiniLM embedder from the inference runtime, started once."""
     async with AsyncExitStack() as stack:
         yield await start_embedder(EmojiSettings(), CoreSettings(), stack)
+
+
+@pytest.fixture(scope="session")
+async def safety_gate() -> SafetyGate:
+    """The real gate (term lists + the multilingual-e5 probe), trained once."""
+    settings = EmojiSettings()
+    return await SafetyGate.start(
+        semantic=settings.safety_semantic, threshold=settings.safety_threshold
+    )
 
 
 @pytest.fixture(scope="session")

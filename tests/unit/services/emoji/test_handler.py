@@ -18,6 +18,7 @@ from schemas.envelope import ResultStatus
 from services.emoji.assets import AssetPaths
 from services.emoji.blobs import BlobStore
 from services.emoji.handler import EmojiHandler, lifespan
+from services.emoji.safety.gate import SafetyGate
 from services.emoji.settings import EmojiSettings
 from services.emoji.task import EmojiTask
 from shared.config import CoreSettings
@@ -68,6 +69,7 @@ async def service(
     asset_paths: AssetPaths,
     embedder_and_model: tuple[Any, str],
     router: Any,
+    gate: SafetyGate | None = None,
 ) -> AsyncIterator[EmojiHandler]:
     embedder, model = embedder_and_model
     ctx = ServiceContext(
@@ -79,6 +81,7 @@ async def service(
             "embedder": embedder,
             "embedding_model": model,
             "router": router,
+            **({"safety_gate": gate} if gate is not None else {}),
         },
     )
     async with lifespan(ctx) as handler:
@@ -87,11 +90,14 @@ async def service(
 
 @pytest.fixture
 async def handler(
-    tmp_path: Path, asset_paths: AssetPaths, embedder_and_model: tuple[Any, str]
+    tmp_path: Path,
+    asset_paths: AssetPaths,
+    embedder_and_model: tuple[Any, str],
+    safety_gate: SafetyGate,
 ) -> AsyncIterator[EmojiHandler]:
     # The real router with no API key: a fallback is wanted but not configured.
     router = Router(RoutingSettings(OPENAI_API_KEY=None, CAIRN_TIERS="local,openai"))
-    async with service(tmp_path, asset_paths, embedder_and_model, router) as built:
+    async with service(tmp_path, asset_paths, embedder_and_model, router, safety_gate) as built:
         yield built
 
 
@@ -141,10 +147,13 @@ async def test_no_match_without_fallback_is_degraded(handler: EmojiHandler) -> N
 
 
 async def test_no_match_goes_to_the_image_fallback(
-    tmp_path: Path, asset_paths: AssetPaths, embedder_and_model: tuple[Any, str]
+    tmp_path: Path,
+    asset_paths: AssetPaths,
+    embedder_and_model: tuple[Any, str],
+    safety_gate: SafetyGate,
 ) -> None:
     router = ImageRouter()
-    async with service(tmp_path, asset_paths, embedder_and_model, router) as handler:
+    async with service(tmp_path, asset_paths, embedder_and_model, router, safety_gate) as handler:
         matched = await handler(request("a birthday cake", "req-a"))
         unmatched = await handler(request("the quarterly report is due", "req-b"))
     assert router.calls == 1
@@ -158,9 +167,12 @@ async def test_no_match_goes_to_the_image_fallback(
 
 
 async def test_emoji_only_and_fallback_switched_off(
-    tmp_path: Path, asset_paths: AssetPaths, embedder_and_model: tuple[Any, str]
+    tmp_path: Path,
+    asset_paths: AssetPaths,
+    embedder_and_model: tuple[Any, str],
+    safety_gate: SafetyGate,
 ) -> None:
-    async with service(tmp_path, asset_paths, embedder_and_model, None) as handler:
+    async with service(tmp_path, asset_paths, embedder_and_model, None, safety_gate) as handler:
         out = await handler(request("pizza party tonight", count=5, sticker=False))
         vague = await handler(request("the quarterly report is due"))
     assert out.status is ResultStatus.OK and out.result is not None
@@ -175,3 +187,37 @@ async def test_german_request(handler: EmojiHandler) -> None:
     assert out.result is not None
     assert "🦷" in [c.emoji for c in out.result.candidates]
     assert out.result.candidates[0].name  # German CLDR names
+
+
+@pytest.mark.parametrize(
+    ("description", "locale"),
+    [
+        ("eine Pistole auf einen Menschen richten und abdrücken", "de-DE"),
+        ("une croix gammée sur un drapeau", "fr-FR"),
+        ("自殺したい", "ja-JP"),
+    ],
+)
+async def test_unsafe_in_any_language_is_refused_before_routing(
+    tmp_path: Path,
+    asset_paths: AssetPaths,
+    embedder_and_model: tuple[Any, str],
+    safety_gate: SafetyGate,
+    description: str,
+    locale: str,
+) -> None:
+    router = ImageRouter()
+    async with service(tmp_path, asset_paths, embedder_and_model, router, safety_gate) as handler:
+        out = await handler(request(description, locale=locale, consent_external=True))
+    assert router.calls == 0, "the images fallback was asked"
+    assert out.status is ResultStatus.REFUSED
+    assert out.result is not None and out.result.refused_reason
+    assert out.result.stickers == [] and out.result.candidates == []
+    assert out.provenance.model == "emoji-safety-rules"  # the term lists decided
+
+
+async def test_indexed_locales_are_served_locally(handler: EmojiHandler) -> None:
+    # CAIRN_LOCAL_LANGUAGES is "en" by default; German has its own index, so it stays local.
+    out = await handler(request("ein Geburtstagskuchen", locale="de-DE", consent_external=True))
+    assert out.status is ResultStatus.OK and out.provenance.tier == "local"
+    assert "unsupported_language" not in out.provenance.reasons
+    assert handler.languages == frozenset({"en", "de"})

@@ -60,9 +60,33 @@ def _request(
 
 
 def _handler(
-    generator: ScriptedGenerator, checker: LintChecker, routing: RoutingSettings | None = None
+    generator: ScriptedGenerator,
+    checker: LintChecker,
+    routing: RoutingSettings | None = None,
+    candidates: int = 1,
 ) -> RewriteHandler:
-    return RewriteHandler(generator, Router(routing or _routing()), checker, RewriterSettings())
+    # One candidate per round by default: these tests script the model's replies in order.
+    settings = RewriterSettings(REWRITER_CANDIDATES=candidates)
+    return RewriteHandler(generator, Router(routing or _routing()), checker, settings)
+
+
+async def test_best_verified_candidate_wins_in_one_round(checker: LintChecker) -> None:
+    casual = "hey ben, cant make your friday 3pm meeting, will send 12 slides by thursday. anna"
+    barely = "Hey Ben, can't make your Friday 3pm meeting, will send 12 slides by Thursday. Anna"
+    formal = (
+        "Dear Ben, unfortunately I am unable to attend your meeting on Friday at 3pm. I will "
+        "send you 12 slides by Thursday. Kind regards, Anna"
+    )
+    generator = ScriptedGenerator([POEM, barely, formal])
+    published = await _handler(generator, checker, candidates=3)(
+        _request(WritingOperation.REWRITE, casual, tone=Tone.PROFESSIONAL)
+    )
+    # Three candidates in one round: the poem fails the guards, and of the two that pass the
+    # one with the strongest professional shift is served.
+    assert len(generator.prompts) == 3
+    assert published.result is not None
+    assert published.result.text == formal
+    assert published.provenance.tier == "local" and published.provenance.verified
 
 
 async def test_verified_proofread_is_published_with_edits(checker: LintChecker) -> None:

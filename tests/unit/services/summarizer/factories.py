@@ -46,12 +46,14 @@ def request(
     locale: str = "en-US",
     quality: QualityHint = QualityHint.BALANCED,
     now: datetime | None = None,
+    tenant: str = "tenant-1",
+    user: str = "user-1",
 ) -> RequestEnvelope[NotificationStack]:
     app_id = notifications[0].app_id
     return RequestEnvelope[NotificationStack](
         request_id=f"req-{stack_id}-{len(notifications)}",
-        tenant_id="tenant-1",
-        user_id="user-1",
+        tenant_id=tenant,
+        user_id=user,
         occurred_at=now or T0 + timedelta(hours=1),
         locale=locale,
         consent_external=consent,
@@ -104,13 +106,19 @@ class FakeGenerator:
         return self.calls[-1][-1].content
 
 
+StateKey = tuple[str, str, str, str]  # (feature, tenant_id, user_id, subject_key)
+
+
 @dataclass
 class FakeState:
-    """A `StateReader` over a dict of stored result payloads."""
+    """A `StateReader` over a dict of stored result payloads, keyed like the repository."""
 
-    stored: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    reads: list[tuple[str, str]] = field(default_factory=list)
+    stored: dict[StateKey, dict[str, Any]] = field(default_factory=dict)
+    reads: list[StateKey] = field(default_factory=list)
 
-    async def latest_output(self, feature: str, subject_key: str) -> dict[str, Any] | None:
-        self.reads.append((feature, subject_key))
-        return self.stored.get((feature, subject_key))
+    async def latest_output(
+        self, feature: str, *, tenant_id: str, user_id: str, subject_key: str
+    ) -> dict[str, Any] | None:
+        key = (feature, tenant_id, user_id, subject_key)
+        self.reads.append(key)
+        return self.stored.get(key)

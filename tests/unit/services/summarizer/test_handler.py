@@ -9,12 +9,12 @@ import pytest
 
 from schemas.envelope import QualityHint, ResultStatus
 from schemas.summarize import NotificationCategory, NotificationSummary
-from services.summarizer.grounding import check
 from services.summarizer.handler import SummarizeHandler
 from services.summarizer.settings import AI_LABEL, EXTRACTIVE_LABEL, SummarizerSettings
 from services.summarizer.stack import sources_of
 from shared.errors import Overloaded
 from shared.routing import Router, RoutingSettings
+from shared.verification.grounding import check
 from tests.fakes.openai_server import FakeOpenAIServer
 
 from .factories import FakeGenerator, FakeState, note, request
@@ -35,7 +35,22 @@ async def router() -> AsyncIterator[Router]:
 
 
 def settings(**values: Any) -> SummarizerSettings:
+    # One draft per round unless a test asks for more: the fakes script replies in order.
+    values.setdefault("CAIRN_SUMMARIZER_CANDIDATES", 1)
     return SummarizerSettings(_env_file=None, **values)
+
+
+async def test_consensus_picks_the_majority_reading(router: Router) -> None:
+    majority = "Alice moved dinner to Friday 7:30 PM at Chez Nous and asks you to bring wine."
+    similar = "Alice moved dinner to Friday 7:30 PM at Chez Nous; she asks you to bring wine."
+    outlier = "Bob is coming too, Alice says."
+    gen = FakeGenerator([outlier, majority, similar])
+    out = await SummarizeHandler(gen, router, settings(CAIRN_SUMMARIZER_CANDIDATES=3))(
+        request(STACK)
+    )
+    # Three drafts in one round, all grounded: the one closest to the others is served.
+    assert len(gen.calls) == 3
+    assert out.result is not None and out.result.summary == majority
 
 
 def grounded_in_stack(summary: NotificationSummary, stack: list[Any]) -> bool:
@@ -225,6 +240,9 @@ async def test_local_overload_is_raised_for_a_retry_not_swallowed(router: Router
 
 # --- incremental updates -------------------------------------------------------------
 
+# Where `request(...)`'s stored state lives: feature, tenant, user, stack id.
+OWN_STACK = ("summarize", "tenant-1", "user-1", "stack-1")
+
 
 def stored(summary: str, ids: list[str], **extra: Any) -> dict[str, Any]:
     return NotificationSummary(
@@ -234,10 +252,10 @@ def stored(summary: str, ids: list[str], **extra: Any) -> dict[str, Any]:
 
 async def test_new_notification_extends_the_stored_summary(router: Router) -> None:
     previous = "Alice moved dinner to Friday 7:30pm at Chez Nous."
-    state = FakeState({("summarize", "stack-1"): stored(previous, ["m1", "m2"])})
+    state = FakeState({OWN_STACK: stored(previous, ["m1", "m2"])})
     gen = FakeGenerator([previous + " Bob is coming too."])
     out = await SummarizeHandler(gen, router, settings(), state)(request(STACK))
-    assert state.reads == [("summarize", "stack-1")]
+    assert state.reads == [OWN_STACK]
     prompt = gen.last_prompt()
     assert prompt.startswith(f"Earlier summary: {previous}")
     assert "Bob is coming too." in prompt
@@ -249,7 +267,7 @@ async def test_new_notification_extends_the_stored_summary(router: Router) -> No
 
 async def test_stored_summary_that_covers_everything_is_reused(router: Router) -> None:
     previous = "Alice moved dinner to Friday; Bob is coming."
-    state = FakeState({("summarize", "stack-1"): stored(previous, ["m1", "m2", "m3"])})
+    state = FakeState({OWN_STACK: stored(previous, ["m1", "m2", "m3"])})
     gen = FakeGenerator([INVENTED])
     out = await SummarizeHandler(gen, router, settings(), state)(request(STACK))
     assert gen.calls == []
@@ -268,12 +286,37 @@ async def test_stored_summary_that_covers_everything_is_reused(router: Router) -
     ],
 )
 async def test_unusable_stored_summary_starts_over(router: Router, record: dict[str, Any]) -> None:
-    state = FakeState({("summarize", "stack-1"): record})
+    state = FakeState({OWN_STACK: record})
     gen = FakeGenerator([GROUNDED])
     out = await SummarizeHandler(gen, router, settings(), state)(request(STACK))
     assert gen.last_prompt().startswith("Notifications:")
     assert all(n.body.split()[0] in gen.last_prompt() for n in STACK)
     assert out.result is not None and out.result.summary == GROUNDED
+
+
+@pytest.mark.parametrize(
+    ("tenant", "user"),
+    [
+        ("tenant-2", "user-1"),
+        ("tenant-1", "user-2"),
+        ("Tenant-1", "user-1"),
+        ("tenant-1", "USER-1"),
+    ],
+)
+async def test_another_users_stack_of_the_same_id_is_never_read(
+    router: Router, tenant: str, user: str
+) -> None:
+    # The stored summary covers the whole stack: read by mistake, it would be reused as is.
+    previous = "Alice moved dinner to Friday; Bob is coming."
+    state = FakeState({OWN_STACK: stored(previous, ["m1", "m2", "m3"])})
+    gen = FakeGenerator([GROUNDED])
+    out = await SummarizeHandler(gen, router, settings(), state)(
+        request(STACK, tenant=tenant, user=user)
+    )
+    assert state.reads == [("summarize", tenant, user, "stack-1")]
+    assert gen.last_prompt().startswith("Notifications:")
+    assert out.result is not None and out.result.summary == GROUNDED
+    assert out.provenance.model != "stored-summary"
 
 
 # --- the fallback tier -----------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_extractive_summary_is_urgent_first_within_cap_and_grounded() -> None:
     assert len(text) <= 120
     assert text.startswith("Bank: Your verification code is 771204.")
     assert text.count("charger") == 1  # duplicates are said once
-    assert verify_summary(text, sources_of(stack), 120) is None
+    assert verify_summary(text, sources_of(stack), 120, generated=False) is None
 
 
 def test_extractive_summary_caps_a_long_first_item() -> None:

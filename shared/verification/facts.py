@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from services.summarizer.vocabulary import (
+from shared.verification.vocabulary import (
     ALWAYS_CAPITALISED,
     CURRENCY_SYMBOLS,
     CURRENCY_WORDS,

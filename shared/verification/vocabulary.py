@@ -1,4 +1,4 @@
-"""Word lists the entity extractor and urgency rules share (English; other locales escalate)."""
+"""Word lists the fact extractor and the summarizer's urgency rules share (English)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,12 @@ SENTENCE_STARTERS: Final[frozenset[str]] = (
     bill bills invoice receipt refund transfer deposit balance card bank money price
     order orders item items news photo photos video videos post posts event events
     everyone's nobody's
+    kind kindly warm warmest warmly regards sincerely respectfully cordially cheers yours
+    greetings unfortunately fortunately regrettably additionally furthermore moreover
+    however therefore consequently otherwise instead meanwhile apologies apology
+    congratulations welcome attached enclosed following looking hoping wishing best
+    certainly absolutely definitely actually basically honestly hopefully ideally
+    alternatively finally firstly secondly lastly overall currently recently
     """
     )
     | ALWAYS_CAPITALISED

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.summarizer.entities import EntityKind, extract
-from services.summarizer.grounding import Sources, check
+from shared.verification.facts import EntityKind, extract
+from shared.verification.grounding import Sources, check
 
 SOURCES = [
     "Alice Moreau",

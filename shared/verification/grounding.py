@@ -12,7 +12,8 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from services.summarizer.entities import Entity, EntityKind, extract, normalise_text, words
+from shared.verification.attribution import Message
+from shared.verification.facts import Entity, EntityKind, extract, normalise_text, words
 
 # Longest capitalised run looked up as a phrase; longer runs are rare and checked word by word.
 _MAX_PHRASE_WORDS = 6
@@ -40,16 +41,20 @@ class Sources:
 
     keys: dict[EntityKind, set[Hashable]] = field(default_factory=dict)
     phrases: set[tuple[str, ...]] = field(default_factory=set)
+    messages: tuple[Message, ...] = ()
 
     @classmethod
-    def of(cls, texts: Iterable[str], counts: Iterable[int] = ()) -> Sources:
+    def of(
+        cls, texts: Iterable[str], counts: Iterable[int] = (), messages: Iterable[Message] = ()
+    ) -> Sources:
         """Facts of `texts`; `counts` are numbers a summary may state without quoting them
-        (how many notifications, how many senders)."""
-        sources = cls(keys={kind: set() for kind in EntityKind})
+        (how many notifications, how many senders); `messages` (who wrote what) are kept for
+        the attribution check."""
+        sources = cls(keys={kind: set() for kind in EntityKind}, messages=tuple(messages))
         numbers = sources.keys[EntityKind.NUMBER]
         numbers.update(Decimal(c) for c in counts)
         for text in texts:
-            for entity in extract(text):
+            for entity in (*extract(text), *_lenient(text)):
                 sources.keys[entity.kind].update(entity.keys)
             # Every digit run counts as a number too: "3" is grounded by "3pm", "20" by "$20".
             numbers.update(Decimal(d.replace(",", "")).normalize() for d in _DIGITS.findall(text))
@@ -93,3 +98,19 @@ def check(summary: str, sources: Sources) -> GroundingReport:
     """Extract the summary's entities and keep those that no source supports."""
     entities = tuple(extract(summary))
     return GroundingReport(entities, tuple(e for e in entities if not sources.grounds(e)))
+
+
+# Chat is written in lower case ("sat morning", "jun 30") and with dots in times ("7.45"):
+# on the source side these readings count too, so a summary or rewrite that spells them
+# out ("Saturday", "June 30", "7:45") is grounded. Never on the checked side.
+_CASE_SENSITIVE_WORDS = re.compile(r"\b(may|march|sat|sun|wed|mar|jan|jun|aug)\b")
+_DOTTED_TIME = re.compile(r"\b([01]?\d|2[0-3])\.([0-5]\d)\b")
+
+
+def _lenient(text: str) -> list[Entity]:
+    capitalised = _CASE_SENSITIVE_WORDS.sub(lambda m: m.group(1).capitalize(), text)
+    found = [e for e in extract(capitalised) if e.kind is EntityKind.DATE]
+    for match in _DOTTED_TIME.finditer(text):
+        minutes = int(match.group(1)) * 60 + int(match.group(2))
+        found.append(Entity(EntityKind.TIME, match.group(0), frozenset({minutes, minutes + 720})))
+    return found

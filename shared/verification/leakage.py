@@ -1,0 +1,56 @@
+"""Leakage: the prompt's scaffolding never reaches the user.
+
+Small models echo their instructions ("Here is the rewritten text:", "Le message entre et
+est le suivant", "<text>") or chat around the answer. A pattern counts only when the user's
+own text does not contain it (an e-mail may well say "Here is the report:"), and any run of
+words taken from the instructions is caught however it is phrased.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from shared.verification.text import tokens
+
+_SCAFFOLDING = re.compile(
+    "|".join(
+        (
+            # Chatty openers before a colon: "Sure! Here is the professional version:".
+            r"^\s*(?:sure|certainly|of course|okay|ok|absolutely|here(?:'s| is| are)|voici|"
+            r"hier ist|aquí está|ecco|claro|bien sûr)\b[^\n]{0,80}?[:：]",
+            r"\b(?:rewritten|revised|corrected|proofread|improved|updated|friendlier|more "
+            r"professional|concise) (?:version|text|message|email|e-mail|sentence)\b",
+            r"\b(?:le|la|el|das|der|die|il|o|the) (?:message|texte|mensaje|texto|nachricht|"
+            r"testo|mensagem|text)\b[^\n]{0,30}?\b(?:suivant|siguiente|folgt|seguente|"
+            r"seguinte|as follows|below|entre)\b",
+            r"\bas an ai\b|\bi (?:cannot|can't|am unable to) (?:help|assist|rewrite)\b",
+            r"</?(?:text|input|message|output|user_text|document|notifications?)>",
+            r"```",
+            r"^\s*(?:output|answer|result|rewrite|rewritten|proofread|corrected|summary|"
+            r"résumé|zusammenfassung|resumen|riassunto|resumo|original|tone|operation)\s*[:：]",
+            r"\b(?:original|input) (?:text|message)\b",
+        )
+    ),
+    re.IGNORECASE | re.MULTILINE,
+)
+# A run of this many words copied from the instructions is scaffolding, not content.
+INSTRUCTION_WORDS = 5
+
+
+def problem(source: str, output: str, instructions: Iterable[str] = ()) -> str | None:
+    """Why `output` carries prompt scaffolding, or None."""
+    for match in _SCAFFOLDING.finditer(output):
+        if match.group(0).strip().lower() not in source.lower():
+            return "prompt scaffolding in the output"
+    source_grams = _grams(tokens(source))
+    out_grams = _grams(tokens(output)) - source_grams
+    for instruction in instructions:
+        if out_grams & _grams(tokens(instruction)):
+            return "instructions copied into the output"
+    return None
+
+
+def _grams(words: list[str]) -> set[tuple[str, ...]]:
+    n = INSTRUCTION_WORDS
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
