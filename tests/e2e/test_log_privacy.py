@@ -245,12 +245,12 @@ async def test_no_sentinel_in_any_log_line_or_dlq_header(
     json_logs: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Bounded local work on a loaded 2-core machine: a slow draft times out into the
-    # fallback path (logged too) instead of holding its partition past the result wait.
+    # Bounded local work on a loaded 2-core machine (one candidate, short drafts): the
+    # logs of every path are what is checked here, not the quality of local answers.
     for name, value in {
         "REWRITER_MAX_NEW_TOKENS": "160",
-        "REWRITER_LOCAL_TIMEOUT_S": "90",
-        "CAIRN_SUMMARIZER_LOCAL_TIMEOUT_S": "90",
+        "REWRITER_CANDIDATES": "1",
+        "CAIRN_SUMMARIZER_CANDIDATES": "1",
     }.items():
         monkeypatch.setenv(name, value)
     async with FakeOpenAIServer(responder=responder) as fake:
