@@ -24,6 +24,7 @@ from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
 from services.rewriter.task import Draft, Generator, WritingTask
 from shared.messaging.handler import HandlerResult, ServiceContext
+from shared.observability.logging import verdict_kind
 from shared.routing.constants import LOCAL_TIER
 from shared.routing.outcome import RoutedOutcome
 from shared.routing.router import start_router
@@ -78,8 +79,9 @@ class RewriteHandler:
             request.request_id,
             payload.operation,
             outcome.tier,
-            problem,
+            verdict_kind(problem),
         )
+        log.debug("request %s: rewrite rejected because %s", request.request_id, problem)
         if payload.operation is not WritingOperation.PROOFREAD:
             return results.fallback(payload, checked)
         harper = proofread.harper_only(payload.text, hints)

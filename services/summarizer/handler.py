@@ -34,6 +34,7 @@ from services.summarizer.task import Generator, SummaryTask, verify_summary
 from services.summarizer.urgency import rank
 from shared.errors import PermanentError
 from shared.messaging.handler import ServiceContext, StateReader
+from shared.observability.logging import verdict_kind
 from shared.routing.outcome import RoutedOutcome
 from shared.routing.router import start_router
 
@@ -126,13 +127,14 @@ class SummarizeHandler:
             "request %s: no verified summary (tier %s): %s; publishing an extractive one",
             request.request_id,
             outcome.tier,
-            problem,
+            verdict_kind(problem),
         )
+        log.debug("request %s: summary rejected because %s", request.request_id, problem)
         self.stats.extractive_fallback += 1
         text = extractive.summarise(notifications, stack.ranked, cap)
         if verify_summary(text, sources, cap, generated=False) is not None:
             # Quoting the sources cannot invent anything; if it does, the extractor is broken.
-            raise PermanentError(f"extractive summary of {payload.stack_id} failed the guard")
+            raise PermanentError(f"extractive summary of {request.request_id} failed the guard")
         fallback = f"extractive fallback: {problem}"
         if outcome.degraded_reason is not None:
             # Why no better tier answered either (no_consent, provider_error...): the audit

@@ -12,6 +12,7 @@ from schemas.envelope import RequestEnvelope
 from schemas.summarize import Notification, NotificationStack, NotificationSummary
 from schemas.topics import Feature
 from shared.messaging.handler import StateReader
+from shared.observability.logging import describe_error
 from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,19 @@ async def find_previous(
     try:
         previous = NotificationSummary.model_validate(stored)
     except ValidationError as exc:
-        log.warning("stored summary of stack %s is unreadable, starting over: %s", stack_id, exc)
+        log.warning("stored summary is unreadable, starting over: %s", describe_error(exc))
         return None
     ids = [n.id for n in notifications]
     covered = list(previous.covered_ids)
     if previous.skipped_reason or not previous.summary or not covered:
         return None
     if ids[: len(covered)] != covered:
-        log.info("stack %s changed under its stored summary, starting over", stack_id)
+        log.info("stack changed under its stored summary, starting over")
         return None
     report = check(previous.summary, sources)
     if not report.ok:
-        log.info("stored summary of stack %s no longer grounded (%s)", stack_id, report.describe())
+        log.info("stored summary no longer grounded (%d entities)", len(report.ungrounded))
+        log.debug("stored summary of stack %s no longer grounded: %s", stack_id, report.describe())
         return None
     return Previous(
         summary=previous.summary,

@@ -32,7 +32,7 @@ from shared.messaging.topics import ensure_topics
 from shared.observability.budget_metrics import MeteredBudgetStore
 from shared.observability.health import Check, HealthServer, component_checks
 from shared.observability.lag import start_lag_sampler
-from shared.observability.logging import configure_logging, service_var
+from shared.observability.logging import configure_logging, describe_error, service_var
 from shared.persistence.budget import SqlBudgetStore
 from shared.persistence.engine import create_engine, redacted
 from shared.persistence.repository import ResultRepository
@@ -272,7 +272,7 @@ async def serve(runtime: ServiceRuntime) -> ExitCode:
             code = ExitCode.STOPPED
         elif starter.exception() is not None:
             exc = starter.exception()
-            log.error("%s failed to start: %s: %s", runtime.spec.name, type(exc).__name__, exc)
+            log.error("%s failed to start: %s", runtime.spec.name, exc and describe_error(exc))
             code = ExitCode.START_FAILED
         else:
             waiter = asyncio.create_task(runtime.wait())

@@ -1,10 +1,17 @@
-"""Dead-letter records: the original bytes and headers, plus why and where they failed."""
+"""Dead-letter records: the original bytes and headers, plus why and where they failed.
+
+The reason names the error type, the field path and the violated constraint, never the
+offending value: headers are read by tools and operators who must not see user text (the
+original bytes stay in the record's value for whoever is allowed to replay it).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord
+
+from shared.observability.logging import describe_error
 
 ERROR_TYPE = "cairn.error.type"
 ERROR_MESSAGE = "cairn.error.message"
@@ -40,7 +47,7 @@ def dead_letter_headers(
     ]
     failure = {
         ERROR_TYPE: type(exc).__name__,
-        ERROR_MESSAGE: str(exc)[:MAX_MESSAGE_BYTES],
+        ERROR_MESSAGE: describe_error(exc)[:MAX_MESSAGE_BYTES],
         ERROR_RETRIABLE: str(retriable).lower(),
         SOURCE_TOPIC: record.topic,
         SOURCE_PARTITION: str(record.partition),

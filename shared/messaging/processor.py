@@ -28,7 +28,7 @@ from shared.messaging.handling import (
 from shared.messaging.idempotency import conflict_result, request_fingerprint, result_key
 from shared.messaging.retry import retry_until_done
 from shared.messaging.settings import RuntimeSettings
-from shared.observability.logging import request_id_var
+from shared.observability.logging import describe_error, request_id_var
 from shared.observability.metrics import EVENTS, HANDLE_SECONDS, RESULTS
 from shared.observability.ops_metrics import DEAD_LETTERS
 from shared.observability.tracing import TRACEPARENT, TRACESTATE, child_traceparent, header
@@ -102,7 +102,11 @@ class EventProcessor:
             request: RequestEnvelope[Any] = decode(record.value, self._spec.request_model)
         except InvalidEventError as exc:
             log.warning(
-                "invalid event at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+                "invalid event at %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                describe_error(exc),
             )
             await self._dead_letter(record, exc, attempts=1)
             return "dlq"
@@ -135,7 +139,8 @@ class EventProcessor:
             await self._dead_letter(record, gave_up.cause, attempts=gave_up.attempts)
             return "dlq"
         except PermanentError as exc:
-            log.error("handler result rejected: %s", exc)
+            log.error("handler result rejected: %s", describe_error(exc))
+            log.debug("handler result rejected: %s", exc)
             await self._dead_letter(record, exc, attempts=1)
             return "dlq"
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from aiokafka.errors import KafkaTimeoutError
 
 from shared.errors import is_retriable
+from shared.observability.logging import describe_error
 from shared.observability.metrics import RETRIES
 from shared.persistence import errors as db_errors
 
@@ -62,10 +63,9 @@ async def retry_until_done(
             delay = backoff_delay(attempt, initial_s, max_s)
             RETRIES.labels(service, stage).inc()
             log.warning(
-                "%s failed (%s: %s); retry %d in %.2fs",
+                "%s failed (%s); retry %d in %.2fs",
                 stage,
-                type(exc).__name__,
-                exc,
+                describe_error(exc),
                 attempt,
                 delay,
             )

@@ -34,6 +34,7 @@ from typing import Generic
 import pydantic
 
 from shared.errors import Overloaded, TransientError, is_retriable
+from shared.observability.logging import describe_error
 
 from .breaker import CircuitBreaker
 from .budget import (
@@ -406,7 +407,10 @@ class Router:
             )
         except Exception as exc:
             log.warning(
-                "local tier failed for %s request %s: %r", task.feature, task.request_id, exc
+                "local tier failed for %s request %s: %s",
+                task.feature,
+                task.request_id,
+                describe_error(exc),
             )
             return _LocalResult(None, exc, None, [EscalationReason.LOCAL_ERROR], _ms_since(started))
         rejection = None
@@ -419,7 +423,12 @@ class Router:
         try:
             return await task.verify(result)
         except Exception as exc:
-            log.warning("verifier failed for %s request %s: %r", task.feature, task.request_id, exc)
+            log.warning(
+                "verifier failed for %s request %s: %s",
+                task.feature,
+                task.request_id,
+                describe_error(exc),
+            )
             return f"verifier error: {type(exc).__name__}"
 
     async def _escalate(
@@ -562,8 +571,9 @@ class Router:
             task.feature,
             task.request_id,
             ",".join(run.reasons) or "-",
-            [(a.tier, str(a.outcome), a.detail) for a in run.attempts],
+            [(a.tier, str(a.outcome)) for a in run.attempts],
         )
+        log.debug("attempt details of request %s: %s", task.request_id, run.attempts)
 
     def _done(self, task: TaskBase[R], outcome: RoutedOutcome[R]) -> RoutedOutcome[R]:
         self.metrics.observe(task.feature, outcome)

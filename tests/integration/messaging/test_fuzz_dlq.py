@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from shared.errors import InvalidEventError
 from shared.messaging import dlq
 from shared.messaging.codec import decode
+from shared.observability.logging import describe_error
 from shared.persistence.repository import ResultRepository
 from tests.integration.messaging.conftest import StartEcho
 from tests.support.echo import EchoRequest
@@ -72,7 +73,7 @@ def reason_for(value: bytes | None) -> str | None:
     try:
         decode(value, EchoRequest)
     except InvalidEventError as exc:
-        return str(exc)[: dlq.MAX_MESSAGE_BYTES]
+        return describe_error(exc)[: dlq.MAX_MESSAGE_BYTES]
     return None
 
 
