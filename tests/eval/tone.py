@@ -33,6 +33,7 @@ from typing import Any
 from schemas.envelope import RequestEnvelope, ResultStatus
 from schemas.rewrite import Tone, WritingOperation, WritingRequest, WritingResult
 from services.rewriter.handler import lifespan
+from services.rewriter.settings import RewriterSettings
 from shared.config import CoreSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.messaging.handler import HandlerResult, ServiceContext
@@ -209,7 +210,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="first N messages (0 = all)")
     parser.add_argument("--tones", default=",".join(t.value for t in TONES))
-    parser.add_argument("--candidates", type=int, default=3)
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=RewriterSettings().candidates,
+        help="per local round (default REWRITER_CANDIDATES, 3 unless set)",
+    )
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every output (DEBUG use)")
