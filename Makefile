@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help install models jars assets up down logs status demo test test-reliability \
-        lint fmt migrate schemas docs eval bench bench-inference clean purge \
+        lint fmt migrate schemas docs eval bench bench-inference bench-candidates clean purge \
         monitoring-tools check-monitoring dashboards \
         images images-tools test-images deploy-check
 
@@ -88,6 +88,9 @@ eval: $(INSTALLED) models ## Quality harness on ../shared/eval (EVAL_DATA=path, 
 
 bench-inference: $(INSTALLED) models ## Micro-batched vs sequential generation, padding waste
 	$(PY) -m tests.bench.inference
+
+bench-candidates: $(INSTALLED) models ## Best-of-N candidates vs one: p50 latency and tokens per request
+	$(PY) -m tests.bench.candidates
 
 bench: $(INSTALLED) $(KAFKA_JARS) models ## End-to-end benchmark (writes docs/bench/)
 	$(PY) -m tests.bench.e2e

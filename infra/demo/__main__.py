@@ -2,7 +2,8 @@
 
 Brings the local stack up (Apache Kafka in KRaft mode, SQLite, the three services) unless it
 is already running, produces a realistic mix of requests, waits for every result, prints them
-as a table, writes the sticker PNGs to out/demo/stickers/, and stops what it started.
+as a table (each request beside its result), writes the sticker PNGs to out/demo/stickers/,
+and stops what it started.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tqdm import tqdm
 
 from infra.demo.events import all_events
+from infra.demo.table import table_lines
 from schemas.topics import request_topic, result_topic
 from shared.config import REPO_ROOT, CoreSettings
 
@@ -43,8 +45,10 @@ def stack_running() -> bool:
     return any(v for v in json.loads(out.stdout).values())
 
 
-async def exchange(bootstrap: str) -> dict[str, dict[str, Any]]:
+async def exchange(bootstrap: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The requests the sample app sent and the results that came back, by request id."""
     events = all_events()
+    sent = {e["request_id"]: e for evs in events.values() for e in evs}
     wanted = {e["request_id"]: f.value for f, evs in events.items() for e in evs}
     consumer = AIOKafkaConsumer(
         *(result_topic(f) for f in events),
@@ -77,49 +81,15 @@ async def exchange(bootstrap: str) -> dict[str, dict[str, Any]]:
         missing = set(wanted) - set(results)
         if missing:
             print(f"timed out waiting for {len(missing)} results: {sorted(missing)[:5]}...")
-        return results
+        return sent, results
     finally:
         await producer.stop()
         await consumer.stop()
 
 
-def describe(doc: dict[str, Any]) -> str:
-    res = doc.get("result") or {}
-    feature = doc.get("feature")
-    if doc.get("error"):
-        return f"error: {doc['error']}"
-    if feature == "summarize":
-        if res.get("skipped_reason"):
-            return f"(not summarised: {res['skipped_reason']})"
-        urgent = [r["notification_id"] for r in res.get("ranked", []) if r["urgency"] == "urgent"]
-        tag = " [extractive]" if res.get("extractive") else ""
-        return f"{res.get('summary', '')}{tag}" + (f"  urgent: {urgent}" if urgent else "")
-    if feature == "rewrite":
-        edits = res.get("edits") or []
-        suffix = f"  ({len(edits)} edits)" if res.get("operation") == "proofread" else ""
-        return f"[{res.get('operation')}] {res.get('text', '')}{suffix}"
-    if feature == "emoji":
-        cands = " ".join(f"{c['emoji']}" for c in res.get("candidates", []))
-        return f"{cands}  stickers: {len(res.get('stickers', []))}" + (
-            f"  refused: {res['refused_reason']}" if res.get("refused_reason") else ""
-        )
-    return json.dumps(res)[:200]
-
-
-def print_table(results: dict[str, dict[str, Any]]) -> None:
-    width = shutil.get_terminal_size((140, 20)).columns
-    text_w = max(40, width - 52)
-    print(f"\n{'feature':<10} {'status':<9} {'tier':<8} {'ms':>7}  result")
-    print("-" * min(width, 160))
-    for doc in sorted(results.values(), key=lambda d: (d.get("feature", ""), d["request_id"])):
-        prov = doc.get("provenance", {})
-        lines = textwrap.wrap(describe(doc).replace("\n", " ⏎ "), text_w) or [""]
-        print(
-            f"{doc.get('feature', ''):<10} {doc.get('status', ''):<9} {prov.get('tier', ''):<8} "
-            f"{prov.get('latency_ms', 0):>7.0f}  {lines[0]}"
-        )
-        for line in lines[1:]:
-            print(f"{'':<38}  {line}")
+def print_table(results: dict[str, dict[str, Any]], requests: dict[str, dict[str, Any]]) -> None:
+    print()
+    print("\n".join(table_lines(results, requests, shutil.get_terminal_size((140, 20)).columns)))
 
 
 def export_stickers(results: dict[str, dict[str, Any]]) -> int:
@@ -143,8 +113,8 @@ def main() -> None:
     if we_started:
         stack("up")
     try:
-        results = asyncio.run(exchange(f"127.0.0.1:{port}"))
-        print_table(results)
+        requests, results = asyncio.run(exchange(f"127.0.0.1:{port}"))
+        print_table(results, requests)
         n = export_stickers(results)
         print(f"\nwrote {n} sticker PNGs to {OUT_DIR / 'stickers'}")
         tiers: dict[str, int] = {}

@@ -1,9 +1,11 @@
 """`make eval`: the quality harness over the three features, on the production handlers.
 
 Runs each task's evaluation (tests/eval/<task>.py) in its own process, shows its output, and
-repeats the three result lines together at the end: `eval summarize: rougeL=<x>
-faithful=<x>`, `eval proofread: gleu=<x>`, `eval emoji: top1=<x> top5=<x>`.
-The data path defaults to ../shared/eval (it is never copied into the repository).
+repeats the result lines together at the end: `eval summarize: rougeL=<x> faithful=<x>`,
+`eval proofread: gleu=<x>`, `eval emoji: top1=<x> top5=<x>`, `eval tone: changed_verified=<x>
+baseline=<x>`, `eval verifiers: false_reject=<x> false_accept=<x> baseline=<x>/<x>`.
+The data path defaults to ../shared/eval (it is never copied into the repository); the tone
+and verifier sets are in tests/eval/data and the verifier set is always run whole.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import subprocess
 import sys
 import time
 
-TASKS = ("summarize", "proofread", "emoji")
+TASKS = ("summarize", "proofread", "emoji", "tone", "verifiers")
+# Tasks whose data is in the repository and that take no --data.
+IN_REPO = ("tone", "verifiers")
 
 
 def main() -> int:
@@ -26,9 +30,9 @@ def main() -> int:
     status = 0
     for task in args.tasks.split(","):
         cmd = [sys.executable, "-m", f"tests.eval.{task}"]
-        if args.data:
+        if args.data and task not in IN_REPO:
             cmd += ["--data", args.data]
-        if args.limit is not None:
+        if args.limit is not None and task != "verifiers":
             # The emoji eval ranks tweets cheaply; its limit is the size of the held-out split.
             cmd += ["--test" if task == "emoji" else "--limit", str(args.limit)]
         print(f"== {task}: {' '.join(cmd[1:])}", flush=True)
