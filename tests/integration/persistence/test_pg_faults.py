@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from shared.persistence.engine import create_engine
 from shared.persistence.errors import DatabaseUnavailable, translate_db_errors
-from shared.persistence.repository import NewResult, ResultRepository, sha256_text
+from shared.persistence.repository import NewResult, ResultKey, ResultRepository, sha256_text
 from tests.support.pg_cluster import PgCluster, private_cluster
 
 pytestmark = pytest.mark.postgres
@@ -41,6 +41,10 @@ async def repo(private_pg: PgCluster) -> AsyncIterator[ResultRepository]:
         await engine.dispose()
 
 
+def key(request_id: str) -> ResultKey:
+    return ResultKey("t", "echo", request_id)
+
+
 def result(request_id: str) -> NewResult:
     return NewResult(
         request_id=request_id,
@@ -58,6 +62,7 @@ def result(request_id: str) -> NewResult:
         completion_tokens=1,
         cost_usd=0.0,
         input_sha256=sha256_text(request_id),
+        request_fingerprint=sha256_text(f"t/echo/{request_id}"),
         output={"request_id": request_id},
         occurred_at=datetime.now(UTC),
     )
@@ -72,7 +77,7 @@ async def test_read_only_writes_are_transient_25006(
         with pytest.raises(DatabaseUnavailable) as caught:
             await repo.save(result("ro-1"))
         assert caught.value.sqlstate == "25006"
-        assert await repo.get_output("ro-0") is not None, "reads still work"
+        assert await repo.get_output(key("ro-0")) is not None, "reads still work"
     finally:
         await private_pg.set_read_only(False)
     assert (await repo.save(result("ro-1"))).inserted
@@ -98,7 +103,7 @@ async def test_recovery_refuses_with_57p03_until_promoted(
     await asyncio.to_thread(private_pg.restart_as_standby, hot_standby=False)
     try:
         with pytest.raises(DatabaseUnavailable) as caught:
-            await repo.get_output("any")
+            await repo.get_output(key("any"))
         assert caught.value.sqlstate == "57P03"
     finally:
         await asyncio.to_thread(private_pg.promote)
@@ -111,7 +116,7 @@ async def test_hot_standby_writes_fail_with_25006_until_promoted(
 ) -> None:
     await asyncio.to_thread(private_pg.restart_as_standby, hot_standby=True)
     try:
-        assert await repo.get_output("any") is None, "a hot standby serves reads"
+        assert await repo.get_output(key("any")) is None, "a hot standby serves reads"
         with pytest.raises(DatabaseUnavailable) as caught:
             await repo.save(result("hs-1"))
         assert caught.value.sqlstate == "25006"
