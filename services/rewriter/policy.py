@@ -73,7 +73,7 @@ MAX_PROOFREAD_EDIT_RATIO: Final = 0.5
 # How the best verified proofread is chosen among the model's drafts, the rule checkers'
 # corrections and their combinations (services/rewriter/sources.py SCORE_RULES; the rules
 # measured on JFLEG dev are compared in docs/rewriter.md).
-PROOFREAD_SCORE_RULE: Final = "lints-then-fewest-edits"
+PROOFREAD_SCORE_RULE: Final = "model-first"
 
 # Operations whose output must keep every number, date and name of the input.
 KEEPS_ALL_FACTS: Final = frozenset({WritingOperation.PROOFREAD, WritingOperation.REWRITE})
