@@ -115,6 +115,8 @@ def suggested_corrections(hints: list[Hint], text: str) -> list[Change]:
     for hint in sorted(hints, key=lambda h: h.start):
         if hint.start < last_end or not hint.suggestions:
             continue
+        if hint.kind == "Capitalization" and not _capitalizes(text[hint.start : hint.end], hint):
+            continue  # "Sam" -> "SAM": an acronym guess, and the fact guards ignore case
         replacement = "" if hint.removes else hint.suggestions[0]
         changes.append(Change(hint.start, hint.end, text[hint.start : hint.end], replacement))
         last_end = hint.end

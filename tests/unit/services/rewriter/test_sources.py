@@ -104,6 +104,16 @@ def test_unverified_draft_is_never_served_unpolished(
     assert Source.MODEL not in best.proposal.sources
 
 
+def test_no_source_turns_a_name_into_an_acronym(
+    corrector: RuleCorrector, checker: LintChecker
+) -> None:
+    # harper suggests "SAM" for "Sam"; its suggestions mode must not apply that guess
+    text = "Hi Sam, i will be in new york on the the weekend."
+    assert all("SAM" not in p.text for p in corrector.proposals(text))
+    best = proofread.best_verified(text, [], corrector, _verifier(checker, text))
+    assert best is not None and best.proposal.text.startswith("Hi Sam, I will")
+
+
 def test_nothing_passes_gives_none(corrector: RuleCorrector) -> None:
     best = proofread.best_verified(TYPOS, [], corrector, lambda text: "rejected")
     assert best is None
