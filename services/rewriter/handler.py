@@ -22,6 +22,7 @@ from schemas.rewrite import WritingOperation, WritingRequest, WritingResult
 from services.rewriter import proofread, results
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
+from services.rewriter.sources import RuleCorrector
 from services.rewriter.task import Draft, Generator, WritingTask
 from shared.messaging.handler import HandlerResult, ServiceContext
 from shared.observability.logging import verdict_kind
@@ -47,18 +48,20 @@ class RewriteHandler:
         router: Router,
         checker: LintChecker,
         settings: RewriterSettings,
+        corrector: RuleCorrector | None = None,
     ) -> None:
         self._generator = generator
         self._router = router
         self._checker = checker
         self._settings = settings
+        self._corrector = corrector or RuleCorrector(checker)
 
     async def __call__(
         self, request: RequestEnvelope[WritingRequest]
     ) -> HandlerResult[WritingResult]:
         started = time.perf_counter()
         payload = request.payload
-        task = WritingTask(request, self._generator, self._checker, self._settings)
+        task = WritingTask(request, self._generator, self._checker, self._settings, self._corrector)
         outcome = await self._router.route(task)
         if outcome.result is None:
             # The router refuses when no tier it may use gave an acceptable answer.
@@ -84,6 +87,16 @@ class RewriteHandler:
         log.debug("request %s: rewrite rejected because %s", request.request_id, problem)
         if payload.operation is not WritingOperation.PROOFREAD:
             return results.fallback(payload, checked)
+        # The rule checkers alone (quire, harper and both), verified like any draft; harper's
+        # unambiguous fixes when none of them passes.
+        rules = await asyncio.to_thread(
+            proofread.best_verified, payload.text, [], self._corrector, task.verify_text
+        )
+        if rules is not None:
+            corrected = proofread.result_of(payload.text, rules.proposal.text, hints)
+            return results.fallback(
+                payload, checked, corrected, harper_verified=True, model=rules.proposal.label()
+            )
         harper = proofread.harper_only(payload.text, hints)
         harper_problem = await task.verify(Draft(text=harper.text))
         return results.fallback(payload, checked, harper, harper_verified=harper_problem is None)
@@ -105,8 +118,9 @@ async def lifespan(ctx: ServiceContext) -> AsyncIterator[RewriteHandler]:
             router = await start_router(stack, budget_store=ctx.budget_store)
         dialect = harper.Dialect[settings.dialect.upper()]
         checker = await asyncio.to_thread(LintChecker, dialect)
+        corrector = await asyncio.to_thread(RuleCorrector, checker)
         log.info("rewriter ready (model %s)", settings.generator_model or "default")
-        yield RewriteHandler(generator, router, checker, settings)
+        yield RewriteHandler(generator, router, checker, settings, corrector)
 
 
 def _local_rejection(outcome: RoutedOutcome[Draft]) -> str | None:

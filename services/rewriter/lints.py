@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # Lint kinds whose first suggestion is mechanical enough to apply without a model.
 _SAFE_KINDS = frozenset({"Capitalization", "Formatting", "Repetition", "Typo"})
 # Spelling lints count as errors the proofread must not add.
-_SPELLING_KINDS = frozenset({"Spelling", "Typo"})
+SPELLING_KINDS = frozenset({"Spelling", "Typo"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class LintChecker:
 
     def spelling_errors(self, text: str) -> int:
         """How many spelling/typo lints the text has."""
-        return sum(1 for hint in self.hints(text) if hint.kind in _SPELLING_KINDS)
+        return sum(1 for hint in self.hints(text) if hint.kind in SPELLING_KINDS)
 
 
 class ReasonLookup:
@@ -100,6 +100,26 @@ def minimal_corrections(text: str, hints: list[Hint]) -> list[Change]:
         last_end = hint.end
     if changes:
         log.debug("harper-only fallback applies %d of %d lints", len(changes), len(hints))
+    return changes
+
+
+def suggested_corrections(hints: list[Hint], text: str) -> list[Change]:
+    """Harper's first suggestion for every lint that has one (non-overlapping).
+
+    Bolder than `minimal_corrections`: a first suggestion is often right on learner text
+    and sometimes a wrong guess ("tmrw" -> "thaw"), so this is only ever a candidate that
+    the verifier must pass (its meaning-change check rejects a wrong word), never a fallback.
+    """
+    changes: list[Change] = []
+    last_end = -1
+    for hint in sorted(hints, key=lambda h: h.start):
+        if hint.start < last_end or not hint.suggestions:
+            continue
+        if hint.kind == "Capitalization" and not _capitalizes(text[hint.start : hint.end], hint):
+            continue  # "Sam" -> "SAM": an acronym guess, and the fact guards ignore case
+        replacement = "" if hint.removes else hint.suggestions[0]
+        changes.append(Change(hint.start, hint.end, text[hint.start : hint.end], replacement))
+        last_end = hint.end
     return changes
 
 

@@ -70,6 +70,11 @@ GROUNDING: Final[dict[WritingOperation, Grounding]] = {
 # A proofread that changes more than this share of the words is a rewrite, not a proofread.
 MAX_PROOFREAD_EDIT_RATIO: Final = 0.5
 
+# How the best verified proofread is chosen among the model's drafts, the rule checkers'
+# corrections and their combinations (services/rewriter/sources.py SCORE_RULES; the rules
+# measured on JFLEG dev are compared in docs/rewriter.md).
+PROOFREAD_SCORE_RULE: Final = "model-first"
+
 # Operations whose output must keep every number, date and name of the input.
 KEEPS_ALL_FACTS: Final = frozenset({WritingOperation.PROOFREAD, WritingOperation.REWRITE})
 

@@ -72,13 +72,15 @@ def fallback(
     checked: Checked,
     harper: WritingResult | None = None,
     harper_verified: bool = False,
+    model: str = HARPER_MODEL,
 ) -> HandlerResult[WritingResult]:
     """No tier gave a verified answer: publish the safe fallback, flagged and explained.
 
     This includes the router's refusal (no acceptable answer from any tier it could use).
 
-    `harper` is the harper-only proofread (proofread only) and `harper_verified` the
-    verifier's verdict on it.
+    `harper` is the rule checkers' proofread (proofread only: harper's and quire-grammar's
+    corrections), `harper_verified` the verifier's verdict on it and `model` the checkers
+    that made it.
     """
     why = _why(checked)
     if harper is not None:
@@ -87,8 +89,8 @@ def fallback(
             provenance=_provenance(
                 checked,
                 verified=harper_verified,
-                degraded_reason=f"{why}; served harper-only corrections",
-                model=HARPER_MODEL,
+                degraded_reason=f"{why}; served rule-checker corrections ({model})",
+                model=model,
             ),
             result=harper,
             input_text=request.text,

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from schemas.envelope import RequestEnvelope
 from schemas.rewrite import Tone, WritingOperation, WritingRequest
 from schemas.topics import Feature
-from services.rewriter import cleanup, guards, policy, prompts
+from services.rewriter import cleanup, guards, policy, prompts, proofread
 from services.rewriter.edits import edit_ratio
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
-from shared.inference.candidates import best_of, candidate_params, consensus
+from services.rewriter.sources import RuleCorrector
+from shared.inference.candidates import Candidate, best_of, candidate_params, consensus
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
@@ -66,11 +67,13 @@ class WritingTask(EnvelopeFields):
         generator: Generator,
         checker: LintChecker,
         settings: RewriterSettings,
+        corrector: RuleCorrector | None = None,
     ) -> None:
         self._request = request
         self._generator = generator
         self._checker = checker
         self._settings = settings
+        self._corrector = corrector
         self.payload = request.payload
 
     @property
@@ -142,9 +145,12 @@ class WritingTask(EnvelopeFields):
             )
             log.debug("request %s: first candidate rejected: %s", self.request_id, problem)
         assert generation is not None  # local_attempts >= 1
+        model = generation.model
+        if problem is None and self._op is WritingOperation.PROOFREAD:
+            draft, model = await self._combined(choice.candidates, draft, model)
         return LocalAttempt(
             result=draft,
-            model=generation.model,
+            model=model,
             confidence=generation.mean_logprob,
             prompt_tokens=totals.prompt_tokens,
             completion_tokens=totals.completion_tokens,
@@ -153,6 +159,28 @@ class WritingTask(EnvelopeFields):
             detail=problem,
         )
 
+    async def _combined(
+        self, candidates: Sequence[Candidate[Draft]], chosen: Draft, model: str
+    ) -> tuple[Draft, str]:
+        """The best verified proofread among the model's drafts, the rule checkers' and
+        their combinations (services/rewriter/sources.py); the model's own choice when
+        no rule checker is configured or nothing else passes."""
+        if self._corrector is None:
+            return chosen, model
+        drafts = [
+            proofread.ModelDraft(c.result.text, verified=c.problem is None) for c in candidates
+        ]
+        best = await asyncio.to_thread(
+            proofread.best_verified,
+            self.payload.text,
+            drafts,
+            self._corrector,
+            self.verify_text,
+        )
+        if best is None:
+            return chosen, model
+        return Draft(text=best.proposal.text), best.proposal.label(model)
+
     def remote_prompt(self) -> list[dict[str, str]]:
         """The same delimited prompt the local model gets."""
         return prompts.messages(self.payload)
@@ -160,12 +188,15 @@ class WritingTask(EnvelopeFields):
     async def verify(self, result: Draft) -> str | None:
         """None when the draft is a faithful result of the operation, else the reason."""
         # Harper linting is ~40 ms on an email and releases the GIL: keep it off the loop.
-        return await asyncio.to_thread(
-            guards.verify,
+        return await asyncio.to_thread(self.verify_text, result.text)
+
+    def verify_text(self, text: str) -> str | None:
+        """`verify` on a plain text, in the calling thread."""
+        return guards.verify(
             self._op,
             self.payload.tone,
             self.payload.text,
-            result.text,
+            text,
             self._checker.spelling_errors,
             instructions=prompts.INSTRUCTION_TEXTS,
             english=self._request.locale.lower().startswith("en"),

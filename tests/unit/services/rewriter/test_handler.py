@@ -21,6 +21,7 @@ from services.rewriter.settings import RewriterSettings
 from shared.inference.types import ChatMessage
 from shared.routing.router import Router
 from shared.routing.settings import RoutingSettings
+from tests.e2e.checks import RULE_CHECKER_MODELS
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.unit.services.rewriter.fakes import ScriptedGenerator
 
@@ -136,14 +137,14 @@ async def test_injection_never_publishes_the_poem(checker: LintChecker) -> None:
     assert published.result is not None and published.result.text == text
 
 
-async def test_wholesale_proofread_falls_back_to_harper(checker: LintChecker) -> None:
+async def test_wholesale_proofread_falls_back_to_the_rule_checkers(checker: LintChecker) -> None:
     source = "Their going too the park tomorow with there dog and it's ball near teh lake."
     reworded = "Tomorrow, the family will head to a lakeside park, bringing their dog's ball."
     published = await _handler(ScriptedGenerator([reworded]), checker)(
         _request(WritingOperation.PROOFREAD, source)
     )
     assert published.status is ResultStatus.DEGRADED
-    assert published.provenance.model == "harper-py"
+    assert published.provenance.model in RULE_CHECKER_MODELS
     assert published.result is not None
     assert "teh" not in published.result.text and "lakeside" not in published.result.text
     changes = [Change(e.start, e.end, e.original, e.replacement) for e in published.result.edits]
@@ -186,7 +187,7 @@ async def test_too_long_text_skips_the_local_model(checker: LintChecker) -> None
     assert generator.prompts == []
     assert "too_long" in published.provenance.reasons
     assert published.status is ResultStatus.DEGRADED
-    assert published.provenance.model == "harper-py"
+    assert published.provenance.model in RULE_CHECKER_MODELS
     assert published.result is not None and "teh" not in published.result.text
 
 
@@ -256,3 +257,44 @@ async def test_retry_that_would_not_fit_is_skipped(checker: LintChecker) -> None
     assert len(generator.prompts) == 1
     assert published.status is ResultStatus.DEGRADED and not published.provenance.verified
     assert published.result is not None and published.result.text == EMAIL
+
+
+async def test_proofread_serves_the_model_draft_polished_by_the_rule_checkers(
+    checker: LintChecker,
+) -> None:
+    # The model expands "tmrw" and fixes "teh" but leaves "there own" and "was": quire's
+    # tagger and rules fix those on top, and the combination is what is published.
+    source = "They was going to there own house tmrw with teh dog."
+    draft = "They was going to there own house tomorrow with the dog."
+    published = await _handler(ScriptedGenerator([draft]), checker)(
+        _request(WritingOperation.PROOFREAD, source)
+    )
+    assert published.status is ResultStatus.OK and published.provenance.verified
+    assert published.provenance.model == "scripted+quire-grammar"
+    assert published.result is not None
+    assert published.result.text == "They were going to their own house tomorrow with the dog."
+    edits = published.result.edits
+    assert {e.original for e in edits} >= {"was", "there", "tmrw", "teh"}
+    changes = [Change(e.start, e.end, e.original, e.replacement) for e in edits]
+    assert apply_changes(source, changes) == published.result.text
+
+
+async def test_rejected_model_draft_falls_back_to_the_combined_rule_checkers(
+    checker: LintChecker,
+) -> None:
+    source = "They was going to there own house with the the dog."
+    reworded = "The family went home with their pet."
+    published = await _handler(ScriptedGenerator([reworded]), checker)(
+        _request(WritingOperation.PROOFREAD, source)
+    )
+    assert published.status is ResultStatus.DEGRADED
+    assert published.provenance.verified  # the rule checkers' text passed the guards
+    assert published.provenance.model == "quire-grammar"
+    assert published.provenance.degraded_reason is not None
+    assert "served rule-checker corrections (quire-grammar)" in (
+        published.provenance.degraded_reason
+    )
+    assert published.result is not None
+    assert published.result.text == "They were going to their own house with the dog."
+    changes = [Change(e.start, e.end, e.original, e.replacement) for e in published.result.edits]
+    assert apply_changes(source, changes) == published.result.text

@@ -22,6 +22,7 @@ from shared.inference.runtime import LocalGenerator
 from shared.messaging.handler import HandlerResult, ServiceContext
 from shared.routing.router import Router
 from shared.routing.settings import RoutingSettings
+from tests.e2e.checks import RULE_CHECKER_MODELS
 
 pytestmark = pytest.mark.model
 
@@ -82,7 +83,7 @@ def _assert_never_unverified(
         return  # a verified answer from a tier the router flagged
     assert "verifier_rejected" in provenance.reasons
     if operation is WritingOperation.PROOFREAD:
-        assert provenance.model == "harper-py"
+        assert provenance.model in RULE_CHECKER_MODELS
     elif operation is WritingOperation.REWRITE:
         assert published.result is not None and published.result.text == EMAIL
     else:
@@ -97,7 +98,12 @@ async def test_published_result_is_verified_or_flagged(
 ) -> None:
     result = published[operation]
     assert result.provenance.tier == "local"
-    assert result.provenance.model in ("smollm2-135m-instruct", "harper-py")
+    # the model, the rule checkers, or the model's draft polished by them
+    assert set(result.provenance.model.split("+")) <= {
+        "smollm2-135m-instruct",
+        "quire-grammar",
+        "harper-py",
+    }
     assert result.provenance.latency_ms > 0
     _assert_never_unverified(operation, tone, result)
     if operation is WritingOperation.PROOFREAD and result.result is not None:
