@@ -98,10 +98,10 @@ async def connections_end(pg: PgCluster) -> None:
 # scenario: (begin, end, what the retries must have met: any of these in their messages)
 SCENARIOS: dict[str, tuple[Fault, Fault, tuple[str, ...]]] = {
     "restart": (restart_begin, restart_end, ("57P01", "Connect call failed", "refused")),
-    "recovery": (recovery_begin, promote, ("[57P03]",)),
-    "standby": (standby_begin, promote, ("[25006]",)),
-    "read-only": (read_only_begin, read_only_end, ("[25006]",)),
-    "connections": (connections_begin, connections_end, ("[53300]",)),
+    "recovery": (recovery_begin, promote, ("SQLSTATE 57P03",)),
+    "standby": (standby_begin, promote, ("SQLSTATE 25006",)),
+    "read-only": (read_only_begin, read_only_end, ("SQLSTATE 25006",)),
+    "connections": (connections_begin, connections_end, ("SQLSTATE 53300",)),
 }
 
 

@@ -19,6 +19,9 @@ REWRITER_WORKER = "tests.support.rewriter_worker"
 # number.
 SMOLLM2_REWRITER_ENV = {
     "REWRITER_LOCAL_ATTEMPTS": "1",
+    # One draft per event: the scenario is about faults, and best-of-N would triple the work
+    # in flight that a kill or a rebalance can throw away.
+    "REWRITER_CANDIDATES": "1",
     "CAIRN_GENERATOR_MODEL": "smollm2-135m-instruct",
     "INFERENCE_DEVICE": "cpu",
     "INFERENCE_TORCH_THREADS": "1",
