@@ -100,6 +100,11 @@ def check_writing(d: Delivered, *, model: str) -> None:
         assert d.result is not None and d.result["operation"] == operation
         assert prov["verified"] is True and prov["model"] == model
         assert guards.verify(operation, tone, payload["text"], d.result["text"]) is None
+    elif d.status == "degraded" and prov["verified"] is True and d.result is not None:
+        # A verified local answer served degraded because no better tier could be asked (a
+        # sampled candidate's low confidence, say, with no fallback configured).
+        assert d.result["operation"] == operation and prov["degraded_reason"]
+        assert guards.verify(operation, tone, payload["text"], d.result["text"]) is None
     elif operation in (WritingOperation.REWRITE, WritingOperation.PROOFREAD):
         assert d.status == "degraded" and d.result is not None
         assert d.result["text"] == payload["text"]
