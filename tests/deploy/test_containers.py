@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -35,6 +36,7 @@ from infra.images import tools
 from infra.images.constants import SERVICES, image_tag
 from infra.stack.kafka import KafkaCluster, free_port
 from shared.persistence.engine import create_engine
+from shared.persistence.migrate import alembic_config
 from shared.persistence.models import ResultRecord
 from tests.support.events import consume_until, produce
 
@@ -210,7 +212,8 @@ async def test_service_images_process_every_feature(
         wait_script.read_text(),
         env={"DATABASE_URL": pg_url, "CAIRN_SCHEMA_WAIT_S": "30"},
     )
-    assert "schema at 0001" in out, out
+    head = ScriptDirectory.from_config(alembic_config(pg_url)).get_current_head()
+    assert f"schema at {head}" in out, out
 
     blobs = tmp_path / "blobs"
     blobs.mkdir()
