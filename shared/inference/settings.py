@@ -61,12 +61,37 @@ class InferenceSettings(CairnBaseSettings):
         alias="INFERENCE_DTYPE",
         description="Weights dtype; auto = bf16 on CPU and accelerators.",
     )
+    engine: Literal["auto", "llamacpp", "transformers", "static"] = Field(
+        "auto",
+        alias="INFERENCE_ENGINE",
+        description="Serving engine: auto = llama.cpp on CPU, transformers on CUDA, "
+        "Neuron on inf2; static = the micro-batcher reference.",
+    )
     max_batch_size: int = Field(
         16,
         ge=1,
         le=256,
         alias="INFERENCE_MAX_BATCH_SIZE",
-        description="Most requests the micro-batcher puts in one batch.",
+        description="Most requests decoded together (engine slots, or batch rows).",
+    )
+    llamacpp_server: str | None = Field(
+        None,
+        alias="INFERENCE_LLAMACPP_SERVER",
+        description="llama-server binary; default the one make install builds, then PATH.",
+    )
+    # 0 = one per core. llama.cpp's decode is memory-bound: more threads than cores only
+    # contend for the same bandwidth.
+    engine_threads: int = Field(
+        0,
+        ge=0,
+        alias="INFERENCE_ENGINE_THREADS",
+        description="Threads of the llama.cpp engine; 0 = one per core.",
+    )
+    engine_start_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        alias="INFERENCE_ENGINE_START_TIMEOUT_S",
+        description="How long a starting engine server may take to load and answer /health.",
     )
     max_wait_ms: float = Field(
         10.0,

@@ -63,6 +63,8 @@ class Generation:
     compute_ms: float
     model: str
     batch_size: int
+    # The prompt's share of compute_ms, where the engine reports it (llama.cpp does).
+    prefill_ms: float | None = None
 
 
 @dataclass(frozen=True)

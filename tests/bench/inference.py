@@ -1,29 +1,43 @@
-"""Benchmark of the local generator: micro-batched vs one-request-at-a-time, and bucket padding.
+"""Benchmark of the local generator's serving engine, against llama.cpp and the hardware.
 
-Run: .venv/bin/python -m bench.inference [--requests N] [--max-new-tokens T] [--model NAME]
+Run: .venv/bin/python -m tests.bench.inference [--requests N] [--max-new-tokens T] [--model NAME]
 It is a measurement, not a test: numbers depend on the machine and on what else runs on it.
-The same prompts go through the same LocalGenerator twice: one at a time (each awaited before
-the next is sent) and all at once (the micro-batcher groups them). The padding figure is the
-bucket set's waste on a larger, realistic mix of prompt lengths (static-shape execution pays
-it on Inferentia); the batches' own left-padding waste on CPU is printed too.
-Last line: `bench inference: batched_vs_sequential=<ratio> padding_waste=<fraction>`.
+Everything below runs in one invocation, on the same weights and the same machine:
+
+1. Memory read bandwidth of this CPU (torch sum over 1 GiB, all threads, best of 5), and the
+   weight bytes one decode step reads (every GGUF tensor once: the tied embedding doubles as
+   the output projection). roofline_share = decode tok/s x bytes per step / bandwidth.
+2. Cairn's generator (INFERENCE_ENGINE, default auto = llama.cpp's server on CPU) on the
+   product's prompt mix: one request at a time (decode tok/s from the engine's own prefill /
+   decode split), then `--requests` at once (generated tok/s, prefill included), then a light
+   load at 0.25x the measured capacity (Poisson arrivals) for light_p50_vs_single.
+3. llama.cpp's own `llama-batched-bench` on the same GGUF with prompts of the mix's median
+   length, at 1 and at `--requests` sequences: vs_llamacpp_single / vs_llamacpp_batch.
+4. `--static`: the previous serving path (static micro-batcher, torch bf16) on the same prompts.
+Last line: `bench inference: vs_llamacpp_single=.. vs_llamacpp_batch=.. light_p50_vs_single=..
+roofline_share=.. padding_waste=..`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import random
 import resource
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from shared.config import CoreSettings
 from shared.inference.buckets import padding_waste
+from shared.inference.engines.llamacpp import LlamaCppEngine, find_server
+from shared.inference.provision import provision
 from shared.inference.runtime import LocalGenerator
 from shared.inference.settings import InferenceSettings
 from shared.inference.types import ChatMessage, Generation, GenerationParams
@@ -87,108 +101,244 @@ async def _timed(
     return result, time.perf_counter() - started
 
 
-async def run(args: argparse.Namespace) -> tuple[float, float]:
+def memory_bandwidth() -> float:
+    """Bytes/s this process reads from memory with every core (best of 5 passes)."""
+    import torch
+
+    data = torch.ones(256 * 1024 * 1024, dtype=torch.float32)  # 1 GiB, beyond every cache
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        float(data.sum())
+        best = min(best, time.perf_counter() - started)
+    return data.numel() * data.element_size() / best
+
+
+def gguf_step_bytes(path: str) -> int:
+    """Weight bytes one decode step reads: every tensor of the GGUF once."""
+    from gguf import GGUFReader
+
+    return sum(int(t.n_bytes) for t in GGUFReader(path).tensors)
+
+
+@dataclass
+class Phase:
+    label: str
+    results: list[tuple[Generation, float]]
+    wall_s: float
+
+    @property
+    def tokens(self) -> int:
+        return sum(g.completion_tokens for g, _ in self.results)
+
+    @property
+    def tok_s(self) -> float:
+        return self.tokens / self.wall_s
+
+    @property
+    def p50(self) -> float:
+        return _pct([s for _, s in self.results], 0.5)
+
+    def decode_tok_s(self) -> float | None:
+        # Decode speed alone: tokens after the first over the time spent after the prompt.
+        spans = [
+            (g.completion_tokens, g.compute_ms - g.prefill_ms)
+            for g, _ in self.results
+            if g.prefill_ms is not None
+        ]
+        decode_ms = sum(ms for _, ms in spans)
+        return sum(n for n, _ in spans) / decode_ms * 1000.0 if spans and decode_ms else None
+
+    def line(self) -> str:
+        decode = self.decode_tok_s()
+        extra = f"; decode alone {decode:.1f} tok/s" if decode else ""
+        return (
+            f"{self.label}: {len(self.results)} requests, {self.tokens} tokens in "
+            f"{self.wall_s:.1f}s = {self.tok_s:.1f} tok/s; latency p50 {self.p50:.2f}s "
+            f"p95 {_pct([s for _, s in self.results], 0.95):.2f}s{extra}"
+        )
+
+
+async def sequential(
+    gen: LocalGenerator, prompts: Sequence[list[ChatMessage]], params: GenerationParams, label: str
+) -> Phase:
+    t0 = time.perf_counter()
+    results = [await _timed(gen, p, params) for p in prompts]
+    return Phase(label, results, time.perf_counter() - t0)
+
+
+async def concurrent(
+    gen: LocalGenerator, prompts: Sequence[list[ChatMessage]], params: GenerationParams, label: str
+) -> Phase:
+    t0 = time.perf_counter()
+    results = list(await asyncio.gather(*(_timed(gen, p, params) for p in prompts)))
+    return Phase(label, results, time.perf_counter() - t0)
+
+
+async def light_load(
+    gen: LocalGenerator,
+    prompts: Sequence[list[ChatMessage]],
+    params: GenerationParams,
+    rate_per_s: float,
+    seed: int,
+) -> Phase:
+    """Poisson arrivals at `rate_per_s`; each request's latency from its own arrival."""
+    rng = random.Random(seed)
+    tasks = []
+    t0 = time.perf_counter()
+    for p in prompts:
+        tasks.append(asyncio.ensure_future(_timed(gen, p, params)))
+        await asyncio.sleep(rng.expovariate(rate_per_s))
+    results = list(await asyncio.gather(*tasks))
+    return Phase(f"light load ({rate_per_s:.2f} req/s)", results, time.perf_counter() - t0)
+
+
+def llamacpp_baseline(
+    binary: Path, gguf: str, prompt_tokens: int, new_tokens: int, parallel: int, threads: int
+) -> dict[int, dict[str, float]]:
+    """llama-batched-bench rows keyed by parallel sequence count (1 and `parallel`)."""
+    bench = binary.with_name("llama-batched-bench")
+    context = parallel * (prompt_tokens + new_tokens) + 64
+    command = [
+        str(bench), "-m", gguf, "-c", str(context), "-b", "2048", "-ub", "512",
+        "-npp", str(prompt_tokens), "-ntg", str(new_tokens), "-npl", f"1,{parallel}",
+        "-t", str(threads), "-tb", str(threads), "--output-format", "jsonl",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows: dict[int, dict[str, float]] = {}
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.startswith("{") and '"speed_tg"' in line:
+            row = json.loads(line)
+            rows[int(row["pl"])] = row
+    return rows
+
+
+def _child_peak_rss_mib(gen: LocalGenerator) -> float | None:
+    engine = gen.engine
+    if not isinstance(engine, LlamaCppEngine) or engine._process is None:
+        return None
+    try:
+        status = Path(f"/proc/{engine._process.pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
     settings = InferenceSettings()
     core = CoreSettings()
+    figures: dict[str, float] = {}
+    threads = settings.engine_threads or (os.cpu_count() or 1)
+
+    bandwidth = memory_bandwidth()
+    print(f"memory read bandwidth: {bandwidth / 1e9:.1f} GB/s ({os.cpu_count()} cores)")
+
     started = time.perf_counter()
     gen = await LocalGenerator.start(settings, core, model=args.model)
-    load_s = time.perf_counter() - started
     print(
-        f"model {gen.model_id} on {gen.device}: ready in {load_s:.1f}s "
-        f"(max_batch_size={settings.max_batch_size}, max_wait_ms={settings.max_wait_ms})"
+        f"model {gen.model_id} on {gen.device}, engine {gen.engine_name}: ready in "
+        f"{time.perf_counter() - started:.1f}s (INFERENCE_MAX_BATCH_SIZE={settings.max_batch_size})"
     )
-
     rng = random.Random(7)
     mix = [_prompt(rng) for _ in range(args.mix)]
     lengths = [gen.count_tokens(m) for m in mix]
-    waste = padding_waste(lengths, gen.buckets)
+    median = int(statistics.median(lengths))
     print(
         f"prompt mix: {len(lengths)} prompts, tokens min/median/p95/max = {min(lengths)}/"
-        f"{int(statistics.median(lengths))}/{int(_pct(lengths, 0.95))}/{max(lengths)}; "
-        f"bucket padding waste {waste:.3f} over {len(gen.buckets)} buckets"
+        f"{median}/{int(_pct(lengths, 0.95))}/{max(lengths)}; static-shape bucket padding "
+        f"(Neuron) {padding_waste(lengths, settings.buckets):.3f}"
     )
-
-    prompts = mix[: args.requests]
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    # Different prompts per phase, so a prompt cached by one phase does not speed up the next.
+    n = args.requests
+    single_prompts, batch_prompts, light_prompts = mix[:n], mix[n : 2 * n], mix[2 * n : 3 * n]
 
-    t0 = time.perf_counter()
-    sequential = [await _timed(gen, p, params) for p in prompts]
-    seq_wall = time.perf_counter() - t0
-    seq_tokens = sum(g.completion_tokens for g, _ in sequential)
-    seq_lat = [s for _, s in sequential]
-
-    before = gen.stats()
-    t0 = time.perf_counter()
-    batched = await asyncio.gather(*(_timed(gen, p, params) for p in prompts))
-    bat_wall = time.perf_counter() - t0
-    bat_tokens = sum(g.completion_tokens for g, _ in batched)
-    bat_lat = [s for _, s in batched]
-    after = gen.stats()
-
-    seq_tps, bat_tps = seq_tokens / seq_wall, bat_tokens / bat_wall
-    same = sum(a.text == b.text for (a, _), (b, _) in zip(sequential, batched, strict=True))
-    batches = after.batches - before.batches
-    print(
-        f"sequential: {len(prompts)} requests, {seq_tokens} tokens in {seq_wall:.1f}s = "
-        f"{seq_tps:.1f} tok/s; latency p50 {_pct(seq_lat, 0.5):.2f}s "
-        f"p95 {_pct(seq_lat, 0.95):.2f}s"
-    )
-    print(
-        f"batched:    {len(prompts)} requests, {bat_tokens} tokens in {bat_wall:.1f}s = "
-        f"{bat_tps:.1f} tok/s; latency p50 {_pct(bat_lat, 0.5):.2f}s "
-        f"p95 {_pct(bat_lat, 0.95):.2f}s; "
-        f"{batches} batches, mean size {len(prompts) / max(batches, 1):.1f}"
-    )
-    print(
-        f"identical greedy text batched vs sequential: {same}/{len(prompts)}; "
-        f"batcher padding waste (CPU, left-padding to batch max) {after.padding_waste:.3f}"
-    )
+    single = await sequential(gen, single_prompts, params, "one at a time")
+    print(single.line())
+    batch = await concurrent(gen, batch_prompts, params, f"{n} at once  ")
+    print(batch.line())
+    capacity = len(batch.results) / batch.wall_s
+    light = await light_load(gen, light_prompts, params, 0.25 * capacity, seed=11)
+    print(light.line())
+    stats = gen.stats()
+    figures["light_p50_vs_single"] = light.p50 / single.p50
+    figures["padding_waste"] = stats.padding_waste
+    rss_child = _child_peak_rss_mib(gen)
     await gen.close()
-    return bat_tps / seq_tps, waste
 
+    model = provision(gen.model_id, core, settings)
+    decode = single.decode_tok_s() or single.tok_s
+    server = find_server(settings, core.state_dir)
+    if model.gguf is not None and server is not None:
+        step_bytes = gguf_step_bytes(model.gguf)
+        rows = llamacpp_baseline(server, model.gguf, median, args.max_new_tokens, n, threads)
+        one, many = rows[1], rows[n]
+        ref_single = float(one["speed_tg"])
+        ref_batch = n * args.max_new_tokens / float(many["t"])
+        print(
+            f"llama-batched-bench (same GGUF, {median}-token prompts, {threads} threads): "
+            f"1 sequence decode {ref_single:.1f} tok/s; {n} sequences {ref_batch:.1f} "
+            f"generated tok/s with prefill (prefill alone {float(many['speed_pp']):.0f} tok/s)"
+        )
+        figures["vs_llamacpp_single"] = decode / ref_single
+        figures["vs_llamacpp_batch"] = batch.tok_s / ref_batch
+        bound = bandwidth / step_bytes
+        figures["roofline_share"] = decode / bound
+        print(
+            f"roofline: {step_bytes / 1e6:.0f} MB of weights per decode step -> "
+            f"{bound:.1f} tok/s bound; Cairn decodes at {decode:.1f} tok/s"
+        )
 
-_LOAD_PROBE = """
-import asyncio, resource, time, sys
-from shared.config import CoreSettings
-from shared.inference.runtime import LocalEmbedder, LocalGenerator
-from shared.inference.settings import InferenceSettings
-async def main(name, role):
-    cls = LocalEmbedder if role == "embedder" else LocalGenerator
-    t = time.perf_counter()
-    model = await cls.start(InferenceSettings(INFERENCE_WARMUP=False), CoreSettings(), model=name)
-    load = time.perf_counter() - t
+    if args.static:
+        static = await LocalGenerator.start(
+            InferenceSettings(INFERENCE_ENGINE="static"), core, model=args.model
+        )
+        k = args.static_requests
+        old_single = await sequential(static, single_prompts[:k], params, "static, one at a time")
+        print(old_single.line())
+        old_batch = await concurrent(static, batch_prompts, params, f"static, {n} at once")
+        print(old_batch.line())
+        waste = static.stats().padding_waste
+        print(f"static padding waste (left-padding to batch max): {waste:.3f}")
+        await static.close()
+        figures["vs_static_single"] = single.tok_s / old_single.tok_s
+        figures["vs_static_batch"] = batch.tok_s / old_batch.tok_s
+
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{name}: load {load:.1f}s (cache ready, no warm-up), peak RSS {rss:.0f} MiB")
-    await model.close()
-asyncio.run(main(sys.argv[1], sys.argv[2]))
-"""
-
-
-def load_report(settings: InferenceSettings) -> None:
-    """Each default model's load time and peak RSS, in a fresh process each."""
-    for name, role in (
-        (settings.generator_model, "generator"),
-        ("smollm2-135m-instruct", "generator"),
-        (settings.embedding_model, "embedder"),
-    ):
-        subprocess.run([sys.executable, "-c", _LOAD_PROBE, name, role], check=True)
+    child = f", llama-server {rss_child:.0f} MiB" if rss_child is not None else ""
+    print(f"peak RSS: this process {rss:.0f} MiB{child}")
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.inference", description=__doc__)
     parser.add_argument("--model", default=None, help="generator (default CAIRN_GENERATOR_MODEL)")
-    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=16, help="concurrency of the batch phase")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--mix", type=int, default=500, help="prompts in the padding mix")
-    parser.add_argument("--load-report", action="store_true", help="also time model loads")
+    parser.add_argument("--static", action="store_true", help="also run the static path")
+    parser.add_argument("--static-requests", type=int, default=6)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    if args.load_report:
-        load_report(InferenceSettings())
-    ratio, waste = asyncio.run(run(args))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this run: {rss:.0f} MiB")
-    print(f"bench inference: batched_vs_sequential={ratio:.2f} padding_waste={waste:.3f}")
+    figures = asyncio.run(run(args))
+    order = (
+        "vs_llamacpp_single",
+        "vs_llamacpp_batch",
+        "light_p50_vs_single",
+        "roofline_share",
+        "padding_waste",
+        "vs_static_single",
+        "vs_static_batch",
+    )
+    print("bench inference: " + " ".join(f"{k}={figures[k]:.3f}" for k in order if k in figures))
 
 
 if __name__ == "__main__":

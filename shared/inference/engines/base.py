@@ -46,7 +46,8 @@ class EngineOutput:
     `logprobs` holds one log-probability per generated token (end-of-turn token included) under
     the distribution sampled from; `queue_ms` is admission to first scheduled step as far as the
     engine knows it, `compute_ms` the time the request spent in the running batch, `batch_size`
-    the most requests that ran beside it (itself included).
+    the most requests that ran beside it (itself included). `prefill_ms`, where the engine
+    reports it, is the part of compute_ms spent on the prompt (the rest is decoding).
     """
 
     text: str
@@ -56,6 +57,7 @@ class EngineOutput:
     queue_ms: float
     compute_ms: float
     batch_size: int
+    prefill_ms: float | None = None
 
 
 class Engine(abc.ABC):

@@ -1,8 +1,8 @@
-"""One real SmolLM2-135M generator and one MiniLM embedder per test session.
+"""Real SmolLM2-135M generators (one per engine) and one MiniLM embedder per test session.
 
-fp32 rather than the production bf16: the tests compare batched with single-request greedy
-outputs token for token, and bf16 rounding differs with batch shape often enough to flip a
-near-tie argmax of this tiny model.
+fp32 rather than the production bf16 for the torch engines: the tests compare batched with
+single-request greedy outputs token for token, and bf16 rounding differs with batch shape often
+enough to flip a near-tie argmax of this tiny model. llama.cpp serves the GGUF as it is.
 """
 
 from collections.abc import AsyncIterator
@@ -30,9 +30,26 @@ def inference_settings(**overrides: object) -> InferenceSettings:
     return InferenceSettings(**values)  # type: ignore[arg-type]
 
 
+# Every engine the CPU can run; the facade's contract is tested on each.
+ENGINES = ("llamacpp", "static")
+
+
+async def start_smol(**overrides: object) -> LocalGenerator:
+    return await LocalGenerator.start(inference_settings(**overrides), CoreSettings(), model=SMOL)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def smol() -> AsyncIterator[LocalGenerator]:
-    generator = await LocalGenerator.start(inference_settings(), CoreSettings(), model=SMOL)
+    """The generator as services get it (INFERENCE_ENGINE=auto: llama.cpp on CPU)."""
+    generator = await start_smol()
+    yield generator
+    await generator.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def smol_static() -> AsyncIterator[LocalGenerator]:
+    """The static micro-batcher over the torch backend (the Neuron reference path)."""
+    generator = await start_smol(INFERENCE_ENGINE="static")
     yield generator
     await generator.close()
 

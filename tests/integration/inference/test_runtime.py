@@ -1,17 +1,20 @@
-"""LocalGenerator with the real (tiny) SmolLM2 model: batching must not change answers."""
+"""LocalGenerator with the real (tiny) SmolLM2 model on every CPU engine: batching must not
+change answers, and admission, timeouts and cancellation behave the same on each."""
 
 import asyncio
 import random
 import time
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 
 from shared.errors import Overloaded
 from shared.inference.buckets import PromptTooLong
 from shared.inference.runtime import LocalGenerator
 from shared.inference.types import ChatMessage, GenerationParams
 
-from .conftest import inference_settings
+from .conftest import ENGINES, start_smol
 
 pytestmark = [pytest.mark.model]
 
@@ -29,14 +32,21 @@ def chat(text: str) -> list[ChatMessage]:
     return [ChatMessage("user", text)]
 
 
-def sibling(generator: LocalGenerator, **overrides: object) -> LocalGenerator:
-    """A second facade over the already-loaded model, with other batcher limits."""
-    return LocalGenerator(inference_settings(**overrides), generator._backend, generator.model_id)
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=ENGINES)
+async def smol(request: pytest.FixtureRequest) -> AsyncIterator[LocalGenerator]:
+    generator = await start_smol(INFERENCE_ENGINE=request.param)
+    assert generator.engine_name == request.param
+    yield generator
+    await generator.close()
+
+
+async def sibling(generator: LocalGenerator, **overrides: object) -> LocalGenerator:
+    """Another generator on the same engine kind, with other admission limits."""
+    return await start_smol(INFERENCE_ENGINE=generator.engine_name, **overrides)
 
 
 async def close_sibling(generator: LocalGenerator) -> None:
-    # Only the batcher: the model belongs to the session fixture.
-    await generator._batcher.close()
+    await generator.close()
 
 
 async def test_concurrent_callers_each_get_their_own_answer(smol: LocalGenerator) -> None:
@@ -80,7 +90,7 @@ async def test_length_stop_and_seeded_sampling(smol: LocalGenerator) -> None:
 
 
 async def test_cancellation_frees_the_slot_and_ends_the_row(smol: LocalGenerator) -> None:
-    gen = sibling(smol, INFERENCE_QUEUE_SIZE=1, INFERENCE_MAX_WAIT_MS=0)
+    gen = await sibling(smol, INFERENCE_QUEUE_SIZE=1, INFERENCE_MAX_WAIT_MS=0)
     long_run = GenerationParams(max_new_tokens=200)
     task = asyncio.ensure_future(gen.generate(chat("Write a long essay about rivers."), long_run))
     await asyncio.sleep(0.5)  # it is decoding now
@@ -99,7 +109,7 @@ async def test_cancellation_frees_the_slot_and_ends_the_row(smol: LocalGenerator
 
 
 async def test_timeout_frees_the_slot(smol: LocalGenerator) -> None:
-    gen = sibling(smol, INFERENCE_QUEUE_SIZE=1)
+    gen = await sibling(smol, INFERENCE_QUEUE_SIZE=1)
     with pytest.raises(TimeoutError):
         await gen.generate(
             chat("Write a long essay about rivers."),
@@ -113,7 +123,7 @@ async def test_timeout_frees_the_slot(smol: LocalGenerator) -> None:
 
 
 async def test_a_full_queue_is_reported_at_once(smol: LocalGenerator) -> None:
-    gen = sibling(smol, INFERENCE_QUEUE_SIZE=2)
+    gen = await sibling(smol, INFERENCE_QUEUE_SIZE=2)
     params = GenerationParams(max_new_tokens=4)
     admitted = [asyncio.ensure_future(gen.generate(chat(q), params)) for q in QUESTIONS[:2]]
     await asyncio.sleep(0)
@@ -126,7 +136,7 @@ async def test_a_full_queue_is_reported_at_once(smol: LocalGenerator) -> None:
 
 
 async def test_bucket_edges(smol: LocalGenerator) -> None:
-    gen = sibling(smol, INFERENCE_BUCKETS="24,32,40")
+    gen = await sibling(smol, INFERENCE_BUCKETS="24,32,40")
     assert gen.max_prompt_tokens == 40
     words = ["hello"]
     while gen.count_tokens(chat(" ".join(words))) <= 40:

@@ -2,6 +2,7 @@
 graphs traced and cached — everything except the neuronx-cc compile call itself."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from shared.inference.decode import (
     StaticShapeGenerator,
     generate_eager,
 )
+from shared.inference.engines.static import StaticBatchEngine
 from shared.inference.runtime import LocalGenerator
 from shared.inference.types import ChatMessage, GenerationParams
 
@@ -25,12 +27,17 @@ PROMPTS = ["What is the capital of France?", "Hi", "Write a haiku about the sea 
 PARAMS = GenerationParams(max_new_tokens=10)
 
 
+def backend_of(gen: LocalGenerator) -> Any:
+    assert isinstance(gen.engine, StaticBatchEngine)
+    return gen.engine.backend
+
+
 def prompts(gen: LocalGenerator) -> list[list[int]]:
-    return [gen._backend.encode_chat([ChatMessage("user", p)]) for p in PROMPTS]
+    return [backend_of(gen).encode_chat([ChatMessage("user", p)]) for p in PROMPTS]
 
 
 def unpadded(gen: LocalGenerator, ids: list[int]) -> list[int]:
-    backend = gen._backend
+    backend = backend_of(gen)
     (result,) = generate_eager(
         backend.model,  # type: ignore[attr-defined]
         backend.tokenizer,
@@ -43,10 +50,10 @@ def unpadded(gen: LocalGenerator, ids: list[int]) -> list[int]:
 
 
 async def test_bucketed_left_padded_static_batch_matches_unpadded_eager(
-    smol: LocalGenerator,
+    smol_static: LocalGenerator,
 ) -> None:
-    backend = smol._backend
-    ids = prompts(smol)
+    backend = backend_of(smol_static)
+    ids = prompts(smol_static)
     lengths = sorted(len(i) for i in ids)
     # Buckets so that the rows land in a bucket larger than themselves, with filler rows.
     geometry = StaticGeometry(
@@ -62,19 +69,19 @@ async def test_bucketed_left_padded_static_batch_matches_unpadded_eager(
     )
     results = static.generate([DecodeRequest(i, PARAMS) for i in ids])
     for prompt, result in zip(ids, results, strict=True):
-        assert result.token_ids == unpadded(smol, prompt)
+        assert result.token_ids == unpadded(smol_static, prompt)
 
 
 async def test_traced_graphs_are_cached_and_reproduce_eager_tokens(
-    smol: LocalGenerator, tmp_path: Path
+    smol_static: LocalGenerator, tmp_path: Path
 ) -> None:
-    ids = prompts(smol)
+    ids = prompts(smol_static)
     bucket = 64
     assert max(len(i) for i in ids) <= bucket
     settings = inference_settings(
         INFERENCE_BUCKETS=str(bucket), INFERENCE_MAX_BATCH_SIZE=4, INFERENCE_MAX_NEW_TOKENS=10
     )
-    info = smol._backend.model_info
+    info = backend_of(smol_static).model_info
 
     first_compiler = TorchScriptCompiler()
     first = NeuronBackend(settings, info, "generator", cache_root=tmp_path, compiler=first_compiler)
@@ -82,7 +89,7 @@ async def test_traced_graphs_are_cached_and_reproduce_eager_tokens(
     assert first_compiler.compiled == 2  # prefill + decode graph of the one bucket
     outcome = first.generate_batch([DecodeRequest(i, PARAMS) for i in ids])
     for prompt, result in zip(ids, outcome.results, strict=True):
-        assert result.token_ids == unpadded(smol, prompt)
+        assert result.token_ids == unpadded(smol_static, prompt)
     # Padding accounting: 4 rows x 64 positions computed, only the real tokens count.
     assert (outcome.positions, outcome.real) == (4 * bucket, sum(len(i) for i in ids))
     first.close()
@@ -95,5 +102,5 @@ async def test_traced_graphs_are_cached_and_reproduce_eager_tokens(
     assert second_compiler.compiled == 0 and second.cache is not None
     assert second.cache.hits == 2
     again = second.generate_batch([DecodeRequest(ids[0], PARAMS)])
-    assert again.results[0].token_ids == unpadded(smol, ids[0])
+    assert again.results[0].token_ids == unpadded(smol_static, ids[0])
     second.close()

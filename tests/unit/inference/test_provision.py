@@ -130,3 +130,32 @@ def test_catalog_pins_match_pyproject() -> None:
     for source in CATALOG.values():
         declared = no_deps if source.no_deps else dependencies
         assert set(source.requirements) <= declared, source.name
+
+
+def test_the_gguf_is_kept_verified_for_llamacpp_and_reassembled_when_touched(
+    tmp_path: Path,
+) -> None:
+    parts, sha = make_chunks(tmp_path)
+    source = source_for(parts, sha)
+    cache = tmp_path / "cache"
+    (cache / source.name).mkdir(parents=True)
+    path = prov.ensure_gguf(source, cache, auto_install=False)
+    assert path == cache / source.name / prov.GGUF_NAME
+    assert path.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    stamp = path.stat().st_mtime_ns
+    assert prov.ensure_gguf(source, cache, auto_install=False).stat().st_mtime_ns == stamp
+    # A file changed behind the marker's back is not trusted: it is rebuilt and re-verified.
+    path.write_bytes(b"tampered")
+    again = prov.ensure_gguf(source, cache, auto_install=False)
+    assert again.read_bytes() == b"".join(p.read_bytes() for p in parts)
+
+
+def test_a_gguf_whose_parts_do_not_hash_is_not_kept(tmp_path: Path) -> None:
+    parts, sha = make_chunks(tmp_path)
+    parts[0].write_bytes(b"other bytes")
+    source = source_for(parts, sha)
+    cache = tmp_path / "cache"
+    (cache / source.name).mkdir(parents=True)
+    with pytest.raises(ProvisioningError, match="does not match the pinned"):
+        prov.ensure_gguf(source, cache, auto_install=False)
+    assert not list((cache / source.name).glob("model.gguf*"))
