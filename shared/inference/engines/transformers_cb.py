@@ -72,7 +72,9 @@ log = logging.getLogger(__name__)
 _ROW_KEY = "cairn_sampled_row"
 # Tokens one step may compute (decode rows + prompt chunks). A step is a pause for every
 # decoding row, so on CPU a long prompt is prefilled in chunks of this size rather than at
-# once; a GPU computes a larger step in about the same time as a small one.
+# once (16 concurrent ~60-token prompts on 2 cores: 256 and 128 gave ~100 generated tok/s,
+# 1024 ~83: SDPA computes the ragged batch's block-diagonal mask densely); a GPU computes a
+# larger step in about the same time as a small one.
 _STEP_TOKENS = {"cpu": 256, "cuda": 2048}
 # Paged-cache page: the unit of allocation and of prefix sharing.
 _PAGE_SIZE = 128
@@ -392,6 +394,8 @@ class TransformersEngine(Engine):
             return
         if not request.ended:
             manager.cancel_request(request.request_id)
+        # No public way to unregister: the manager drops a handler only after a final
+        # result, which a cancelled request never gets.
         router = manager.output_router
         with router._lock:
             router.result_handlers.pop(request.request_id, None)

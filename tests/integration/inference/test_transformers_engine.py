@@ -108,6 +108,10 @@ async def test_seeded_sampling_does_not_depend_on_the_batch(engine: Transformers
     )
     assert together[0].text == first.text
     assert together[0].logprobs == pytest.approx(first.logprobs, abs=1e-4)
+    # The same draw as the static path's: same sampler, same seed, same distribution.
+    static = engine._backend.generate_batch([DecodeRequest(story, sampled)]).results[0]
+    assert first.text == static.text
+    assert first.logprobs == pytest.approx(static.logprobs, abs=1e-4)
 
 
 async def test_length_and_stop_finish_reasons(engine: TransformersEngine) -> None:
@@ -134,7 +138,8 @@ async def test_length_and_stop_finish_reasons(engine: TransformersEngine) -> Non
 
 async def test_a_short_request_overtakes_running_long_ones(engine: TransformersEngine) -> None:
     essay = engine.encode_chat(chat(ESSAY))
-    longs = [asyncio.ensure_future(engine.generate(essay, LONG)) for _ in range(3)]
+    params = GenerationParams(max_new_tokens=60)
+    longs = [asyncio.ensure_future(engine.generate(essay, params)) for _ in range(3)]
     await asyncio.sleep(0.5)  # they are decoding now
     short = await engine.generate(
         engine.encode_chat(chat("Say hi.")), GenerationParams(max_new_tokens=3)
