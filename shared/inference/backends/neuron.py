@@ -14,7 +14,6 @@ and decodes through StaticShapeGenerator — that is what the unit tests do.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import time
@@ -34,8 +33,13 @@ from shared.inference.backends.torch_backend import (
     resolve_dtype,
 )
 from shared.inference.buckets import choose_bucket
-from shared.inference.catalog import CATALOG
-from shared.inference.compile_cache import CompileCache, GraphCompiler, GraphKey
+from shared.inference.compile_cache import (
+    CompileCache,
+    GraphCompiler,
+    GraphKey,
+    local_model_dir,
+    weights_checksum,
+)
 from shared.inference.decode import (
     DecodeRequest,
     DecodeResult,
@@ -129,6 +133,7 @@ class NeuronBackend(Backend):
         self.encoders: dict[int, Any] = {}
         self.buckets: tuple[int, ...] = settings.buckets
         self.batch_size = settings.max_batch_size
+        self._fingerprint: str | None = None
 
     def load(self) -> None:
         from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
@@ -206,13 +211,12 @@ class NeuronBackend(Backend):
         )
 
     def _weights_fingerprint(self) -> str:
-        source = CATALOG.get(self.model_info.name)
-        if source is not None:
-            return source.sha256
-        # Hub ids / paths: the resolved config (and commit, when transformers recorded one).
-        config = self.model.config
-        blob = config.to_json_string() + str(getattr(config, "_commit_hash", ""))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        # The weight files themselves: a fine-tuned checkpoint with its base model's config
+        # must not load the base model's graphs. Hashed once, then memoised on size + mtime.
+        if self._fingerprint is None:
+            model_dir = local_model_dir(self.model_info.location)
+            self._fingerprint = weights_checksum(model_dir, memo_dir=self.cache_root / "checksums")
+        return self._fingerprint
 
     def warm_up(self) -> None:
         # The first execution of each graph loads it onto the NeuronCores; do that now.
