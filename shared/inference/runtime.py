@@ -211,6 +211,16 @@ async def _build_engine(
         if binary is None:
             raise ConfigurationError(f"llama-server not found; {BUILD_HINT}")
         return LlamaCppEngine(settings, model, model_id=name, binary=binary)
+    if choice == "transformers":
+        from shared.inference.engines.transformers_cb import TransformersEngine
+
+        device = resolve_device(settings.device)
+        return TransformersEngine(settings, model, device=device)
+    if choice == "neuron":
+        from shared.inference.engines.neuron import NeuronEngine
+
+        root = Path(settings.neuron_cache_dir or core.model_cache_dir / "neuron-cache")
+        return NeuronEngine(settings, model, cache_root=root)
     backend = await _load_provisioned(settings, core, model, "generator")
     return StaticBatchEngine(settings, backend, name)
 
