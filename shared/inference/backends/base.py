@@ -37,6 +37,36 @@ class BatchOutcome(Generic[R]):
     generated: int = 0  # tokens produced (generators)
 
 
+def encode_chat(tokenizer: Any, messages: Sequence[ChatMessage]) -> list[int]:
+    """Token ids of the prompt after the model's chat template, generation prompt added.
+
+    Every engine tokenizes here, so a prompt costs the same tokens whatever serves it."""
+    rendered = tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in messages],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    # The template already wrote every special token; do not let the tokenizer add a BOS.
+    ids: list[int] = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    return ids
+
+
+def end_of_turn_ids(tokenizer: Any, configured: object) -> frozenset[int]:
+    """Tokens that end a reply: the generation config's eos id(s), the tokenizer's, and the
+    chat models' end-of-turn tokens whatever the config says (GGUF configs often name only
+    one of them)."""
+    eos: set[int] = set()
+    if isinstance(configured, int):
+        eos.add(configured)
+    elif isinstance(configured, list):
+        eos.update(int(t) for t in configured)
+    if tokenizer.eos_token_id is not None:
+        eos.add(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()
+    eos.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if t in vocab)
+    return frozenset(eos)
+
+
 class Backend(abc.ABC):
     """One model on one device.
 
@@ -84,14 +114,7 @@ class Backend(abc.ABC):
     # -- tokenizer helpers (thread-safe, cheap) --------------------------------------------
     def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Token ids of the prompt after the model's chat template, generation prompt added."""
-        rendered = self.tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        # The template already wrote every special token; do not let the tokenizer add a BOS.
-        ids: list[int] = self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-        return ids
+        return encode_chat(self.tokenizer, messages)
 
     def encode_text(self, text: str) -> list[int]:
         """Encoder input ids (with [CLS]/[SEP]), truncated to the model's trained length."""
@@ -103,19 +126,8 @@ class Backend(abc.ABC):
     # -- shared setup ----------------------------------------------------------------------
     def _read_token_ids(self, model: Any) -> None:
         tok = self.tokenizer
-        eos: set[int] = set()
         configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-        if isinstance(configured, int):
-            eos.add(configured)
-        elif isinstance(configured, list):
-            eos.update(int(t) for t in configured)
-        if tok.eos_token_id is not None:
-            eos.add(int(tok.eos_token_id))
-        # Chat models end a turn with these whatever the config says; GGUF configs often
-        # name only one of them.
-        vocab = tok.get_vocab()
-        eos.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if t in vocab)
-        self.eos_ids = frozenset(eos)
+        self.eos_ids = end_of_turn_ids(tok, configured)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         self.pad_id = int(pad if pad is not None else 0)
         self.max_positions = int(getattr(model.config, "max_position_embeddings", 1 << 30))

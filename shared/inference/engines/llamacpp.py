@@ -33,6 +33,7 @@ from typing import Any
 import httpx2 as httpx
 
 from shared.errors import ConfigurationError, PermanentError, TransientError
+from shared.inference.backends.base import encode_chat
 from shared.inference.engines.base import Engine, EngineFailed, EngineOutput
 from shared.inference.provision import ProvisionedModel
 from shared.inference.settings import InferenceSettings
@@ -138,9 +139,8 @@ class LlamaCppEngine(Engine):
         self._tasks.append(asyncio.create_task(self._watch(), name=f"llamacpp-{self.model_id}"))
         self.register_health()
         if self.settings.warmup:
-            await self.generate(
-                [*self.encode_chat([ChatMessage("user", "Hi")])], GenerationParams(max_new_tokens=2)
-            )
+            hello = self.encode_chat([ChatMessage("user", "Hi")])
+            await self.generate(hello, GenerationParams(max_new_tokens=2))
         log.info(
             "llama.cpp engine for %s: %d slots x %d tokens, %d threads, ready in %.1fs",
             self.model_id,
@@ -259,13 +259,7 @@ class LlamaCppEngine(Engine):
 
     # -- serving ---------------------------------------------------------------------------
     def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
-        rendered = self.tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        ids: list[int] = self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-        return ids
+        return encode_chat(self.tokenizer, messages)
 
     @property
     def max_prompt_tokens(self) -> int:

@@ -65,6 +65,7 @@ from typing import Any, Protocol
 import torch
 
 from shared.errors import ConfigurationError, PermanentError
+from shared.inference.backends.base import encode_chat, end_of_turn_ids
 from shared.inference.backends.torch_backend import resolve_dtype
 from shared.inference.buckets import PromptTooLong
 from shared.inference.compile_cache import local_model_dir, weights_checksum
@@ -474,21 +475,11 @@ class NeuronEngine(Engine):
         # As Backend._read_token_ids, without loading the weights on the host.
         from transformers import GenerationConfig
 
-        tok = self.tokenizer
-        eos: set[int] = set()
         try:
             configured = GenerationConfig.from_pretrained(str(model_dir)).eos_token_id
         except OSError:
             configured = None
-        if isinstance(configured, int):
-            eos.add(configured)
-        elif isinstance(configured, list):
-            eos.update(int(t) for t in configured)
-        if tok.eos_token_id is not None:
-            eos.add(int(tok.eos_token_id))
-        vocab = tok.get_vocab()
-        eos.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>") if t in vocab)
-        self.eos_ids = frozenset(eos)
+        self.eos_ids = end_of_turn_ids(self.tokenizer, configured)
 
     def _warm_up(self) -> None:
         # The first execution of each graph loads it onto the NeuronCores: pay it now.
@@ -502,14 +493,7 @@ class NeuronEngine(Engine):
 
     # -- contract ------------------------------------------------------------------------
     def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
-        rendered = self.tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        # The template wrote every special token already; no extra BOS.
-        ids: list[int] = self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-        return ids
+        return encode_chat(self.tokenizer, messages)
 
     @property
     def max_prompt_tokens(self) -> int:

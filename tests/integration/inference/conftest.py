@@ -12,8 +12,21 @@ import pytest_asyncio
 from shared.config import CoreSettings
 from shared.inference.runtime import LocalEmbedder, LocalGenerator
 from shared.inference.settings import InferenceSettings
+from shared.inference.types import ChatMessage, GenerationParams
 
 SMOL = "smollm2-135m-instruct"
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name three colors.",
+    "Say hi.",
+    "What is 2+2? Answer briefly, then explain how you computed it in one sentence.",
+    "Write one sentence about the sea.",
+]
+GREEDY = GenerationParams(max_new_tokens=12)
+
+
+def chat(text: str) -> list[ChatMessage]:
+    return [ChatMessage("user", text)]
 
 
 def inference_settings(**overrides: object) -> InferenceSettings:
@@ -31,7 +44,7 @@ def inference_settings(**overrides: object) -> InferenceSettings:
 
 
 # Every engine the CPU can run; the facade's contract is tested on each.
-ENGINES = ("llamacpp", "static")
+ENGINES = ("llamacpp", "transformers", "static")
 
 
 async def start_smol(**overrides: object) -> LocalGenerator:

@@ -12,24 +12,11 @@ import pytest_asyncio
 from shared.errors import Overloaded
 from shared.inference.buckets import PromptTooLong
 from shared.inference.runtime import LocalGenerator
-from shared.inference.types import ChatMessage, GenerationParams
+from shared.inference.types import GenerationParams
 
-from .conftest import ENGINES, start_smol
+from .conftest import ENGINES, GREEDY, QUESTIONS, chat, start_smol
 
 pytestmark = [pytest.mark.model]
-
-QUESTIONS = [
-    "What is the capital of France?",
-    "Name three colors.",
-    "Say hi.",
-    "What is 2+2? Answer briefly, then explain how you computed it in one sentence.",
-    "Write one sentence about the sea.",
-]
-GREEDY = GenerationParams(max_new_tokens=12)
-
-
-def chat(text: str) -> list[ChatMessage]:
-    return [ChatMessage("user", text)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=ENGINES)

@@ -39,7 +39,7 @@ def prompts(gen: LocalGenerator) -> list[list[int]]:
 def unpadded(gen: LocalGenerator, ids: list[int]) -> list[int]:
     backend = backend_of(gen)
     (result,) = generate_eager(
-        backend.model,  # type: ignore[attr-defined]
+        backend.model,
         backend.tokenizer,
         [DecodeRequest(ids, PARAMS)],
         eos_ids=backend.eos_ids,
@@ -60,7 +60,7 @@ async def test_bucketed_left_padded_static_batch_matches_unpadded_eager(
         batch_size=4, buckets=(lengths[0], lengths[-1] + 7), max_new_tokens=10
     )
     static = StaticShapeGenerator(
-        backend.model,  # type: ignore[attr-defined]
+        backend.model,
         backend.tokenizer,
         geometry,
         eos_ids=backend.eos_ids,

@@ -19,26 +19,14 @@ from shared.inference.decode import DecodeRequest
 from shared.inference.engines.base import EngineFailed
 from shared.inference.engines.transformers_cb import TransformersEngine
 from shared.inference.provision import provision
-from shared.inference.types import ChatMessage, GenerationParams
+from shared.inference.types import GenerationParams
 
-from .conftest import SMOL, inference_settings
+from .conftest import GREEDY, QUESTIONS, SMOL, chat, inference_settings
 
 pytestmark = [pytest.mark.model]
 
-QUESTIONS = [
-    "What is the capital of France?",
-    "Name three colors.",
-    "Say hi.",
-    "What is 2+2? Answer briefly, then explain how you computed it in one sentence.",
-    "Write one sentence about the sea.",
-]
-GREEDY = GenerationParams(max_new_tokens=12)
 ESSAY = "Write a long essay about the history of rivers and the cities built on them."
 LONG = GenerationParams(max_new_tokens=200)
-
-
-def chat(text: str) -> list[ChatMessage]:
-    return [ChatMessage("user", text)]
 
 
 async def start_engine(**overrides: Any) -> TransformersEngine:
