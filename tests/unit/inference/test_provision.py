@@ -159,3 +159,19 @@ def test_a_gguf_whose_parts_do_not_hash_is_not_kept(tmp_path: Path) -> None:
     with pytest.raises(ProvisioningError, match="does not match the pinned"):
         prov.ensure_gguf(source, cache, auto_install=False)
     assert not list((cache / source.name).glob("model.gguf*"))
+
+
+def test_conversion_keeps_the_assembled_gguf_so_it_is_not_assembled_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts, sha = make_chunks(tmp_path)
+    source = source_for(parts, sha)
+    monkeypatch.setattr(prov, "convert_gguf", lambda gguf, out: out.mkdir(parents=True))
+    cache = tmp_path / "cache"
+    target = prov.provision_source(source, cache, auto_install=False)
+    kept = target / prov.GGUF_NAME
+    assert kept.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert not list((cache / ".staging").glob("*.gguf*"))
+    stamp = kept.stat().st_mtime_ns
+    assert prov.ensure_gguf(source, cache, auto_install=False) == kept
+    assert kept.stat().st_mtime_ns == stamp
