@@ -152,6 +152,7 @@ class LocalGenerator:
             model=self.model_id,
             batch_size=out.batch_size,
             prefill_ms=out.prefill_ms,
+            drafted_accepted=out.drafted_accepted,
         )
 
     def stats(self) -> BatcherStats:

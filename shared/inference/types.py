@@ -65,6 +65,8 @@ class Generation:
     batch_size: int
     # The prompt's share of compute_ms, where the engine reports it (llama.cpp does).
     prefill_ms: float | None = None
+    # Tokens that came from accepted speculative drafts (llama.cpp prompt lookup), 0 elsewhere.
+    drafted_accepted: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,19 @@ It is a measurement, not a test: numbers depend on the machine and on what else 
 Everything below runs in one invocation, on the same weights and the same machine:
 
 1. Memory read bandwidth of this CPU (torch sum over 1 GiB, all threads, best of 5), and the
-   weight bytes one decode step reads (every GGUF tensor once: the tied embedding doubles as
-   the output projection). roofline_share = decode tok/s x bytes per step / bandwidth.
+   weight bytes one decode step reads (every GGUF tensor once, except a token embedding that
+   has a separate output projection: a step gathers one row of it).
+   roofline_share = decode steps/s x bytes per step / bandwidth, where a step that accepts a
+   speculative draft still counts once (it reads the weights once).
 2. Cairn's generator (INFERENCE_ENGINE, default auto = llama.cpp's server on CPU) on the
    product's prompt mix: one request at a time (decode tok/s from the engine's own prefill /
    decode split), then `--requests` at once (generated tok/s, prefill included), then a light
    load at 0.25x the measured capacity (Poisson arrivals) for light_p50_vs_single.
-3. llama.cpp's own `llama-batched-bench` on the same GGUF with prompts of the mix's median
-   length, at 1 and at `--requests` sequences: vs_llamacpp_single / vs_llamacpp_batch.
+3. llama.cpp as it ships: a stock `llama-server` (its defaults; `-np --requests`, the same
+   threads) sent the very same token-id prompts with the same greedy parameters, one at a time
+   and `--requests` at once: vs_llamacpp_single (decode tok/s) and vs_llamacpp_batch
+   (generated tok/s with prefill). Also llama.cpp's `llama-batched-bench` (uniform synthetic
+   prompts of the mix's median length), printed for reference.
 4. `--static`: the previous serving path (static micro-batcher, torch bf16) on the same prompts.
 Last line: `bench inference: vs_llamacpp_single=.. vs_llamacpp_batch=.. light_p50_vs_single=..
 roofline_share=.. padding_waste=..`.
@@ -115,10 +120,14 @@ def memory_bandwidth() -> float:
 
 
 def gguf_step_bytes(path: str) -> int:
-    """Weight bytes one decode step reads: every tensor of the GGUF once."""
+    """Weight bytes one decode step reads: every tensor of the GGUF once, except a token
+    embedding beside a separate output projection (a step gathers one row of it)."""
     from gguf import GGUFReader
 
-    return sum(int(t.n_bytes) for t in GGUFReader(path).tensors)
+    tensors = {t.name: int(t.n_bytes) for t in GGUFReader(path).tensors}
+    if "output.weight" in tensors:
+        tensors.pop("token_embd.weight", None)
+    return sum(tensors.values())
 
 
 @dataclass
@@ -138,6 +147,16 @@ class Phase:
     @property
     def p50(self) -> float:
         return _pct([s for _, s in self.results], 0.5)
+
+    def decode_steps_s(self) -> float | None:
+        # Forward passes per second while decoding: accepted drafts ride on one pass.
+        spans = [
+            (g.completion_tokens - g.drafted_accepted, g.compute_ms - g.prefill_ms)
+            for g, _ in self.results
+            if g.prefill_ms is not None
+        ]
+        decode_ms = sum(ms for _, ms in spans)
+        return sum(n for n, _ in spans) / decode_ms * 1000.0 if spans and decode_ms else None
 
     def decode_tok_s(self) -> float | None:
         # Decode speed alone: tokens after the first over the time spent after the prompt.
@@ -218,6 +237,82 @@ def llamacpp_baseline(
     return rows
 
 
+@dataclass
+class StockRun:
+    """One phase against the stock llama-server: tokens, decode time and wall time."""
+
+    tokens: int
+    decode_ms: float
+    wall_s: float
+
+    @property
+    def decode_tok_s(self) -> float:
+        return self.tokens / self.decode_ms * 1000.0 if self.decode_ms else 0.0
+
+    @property
+    def tok_s(self) -> float:
+        return self.tokens / self.wall_s
+
+
+async def stock_llamacpp(
+    binary: Path,
+    gguf: str,
+    single: Sequence[list[int]],
+    batch: Sequence[list[int]],
+    new_tokens: int,
+    threads: int,
+) -> tuple[StockRun, StockRun]:
+    """llama-server with its own defaults, fed the same token ids: one at a time, then all
+    of `batch` at once."""
+    import httpx2 as httpx
+
+    from shared.inference.engines.llamacpp import _free_port
+
+    port = _free_port()
+    context = len(batch) * (max(len(p) for p in (*single, *batch)) + new_tokens + 16)
+    command = [
+        str(binary), "-m", gguf, "--host", "127.0.0.1", "--port", str(port),
+        "-np", str(len(batch)), "-c", str(context), "-t", str(threads), "-tb", str(threads),
+        "--no-webui",
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=httpx.Timeout(None, connect=5.0),
+            limits=httpx.Limits(max_connections=2 * len(batch)),
+        ) as client:
+            for _ in range(600):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            async def one(ids: list[int]) -> tuple[int, float]:
+                body = {"prompt": ids, "n_predict": new_tokens, "temperature": 0.0}
+                data = (await client.post("/completion", json=body)).json()
+                return int(data["tokens_predicted"]), float(data["timings"]["predicted_ms"])
+
+            async def phase(prompts: Sequence[list[int]], together: bool) -> StockRun:
+                t0 = time.perf_counter()
+                if together:
+                    done = list(await asyncio.gather(*(one(p) for p in prompts)))
+                else:
+                    done = [await one(p) for p in prompts]
+                wall = time.perf_counter() - t0
+                return StockRun(sum(n for n, _ in done), sum(ms for _, ms in done), wall)
+
+            await one(single[0][:8])  # warm-up, as Cairn's engine warms up at start
+            return await phase(single, False), await phase(batch, True)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 def _child_peak_rss_mib(gen: LocalGenerator) -> float | None:
     engine = gen.engine
     if not isinstance(engine, LlamaCppEngine) or engine._process is None:
@@ -272,29 +367,46 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     figures["light_p50_vs_single"] = light.p50 / single.p50
     figures["padding_waste"] = stats.padding_waste
     rss_child = _child_peak_rss_mib(gen)
+    single_ids = [gen.engine.encode_chat(m) for m in single_prompts]
+    batch_ids = [gen.engine.encode_chat(m) for m in batch_prompts]
     await gen.close()
 
     model = provision(gen.model_id, core, settings)
     decode = single.decode_tok_s() or single.tok_s
+    steps = single.decode_steps_s() or decode
+    accepted = sum(g.drafted_accepted for g, _ in single.results)
+    print(
+        f"speculative drafts ({settings.speculative}): {accepted} of {single.tokens} tokens "
+        f"one at a time came from accepted drafts; {steps:.1f} decode steps/s"
+    )
     server = find_server(settings, core.state_dir)
     if model.gguf is not None and server is not None:
-        step_bytes = gguf_step_bytes(model.gguf)
+        stock_single, stock_batch = await stock_llamacpp(
+            server, model.gguf, single_ids, batch_ids, args.max_new_tokens, threads
+        )
+        print(
+            f"stock llama-server (same GGUF, same token ids, {threads} threads): one at a time "
+            f"decode {stock_single.decode_tok_s:.1f} tok/s; {n} at once {stock_batch.tokens} "
+            f"tokens in {stock_batch.wall_s:.1f}s = {stock_batch.tok_s:.1f} tok/s"
+        )
+        figures["vs_llamacpp_single"] = decode / stock_single.decode_tok_s
+        figures["vs_llamacpp_batch"] = batch.tok_s / stock_batch.tok_s
         rows = llamacpp_baseline(server, model.gguf, median, args.max_new_tokens, n, threads)
         one, many = rows[1], rows[n]
-        ref_single = float(one["speed_tg"])
-        ref_batch = n * args.max_new_tokens / float(many["t"])
         print(
-            f"llama-batched-bench (same GGUF, {median}-token prompts, {threads} threads): "
-            f"1 sequence decode {ref_single:.1f} tok/s; {n} sequences {ref_batch:.1f} "
-            f"generated tok/s with prefill (prefill alone {float(many['speed_pp']):.0f} tok/s)"
+            f"llama-batched-bench (uniform {median}-token prompts, {args.max_new_tokens} tokens "
+            f"each): 1 sequence decode {float(one['speed_tg']):.1f} tok/s; {n} sequences "
+            f"{n * args.max_new_tokens / float(many['t']):.1f} generated tok/s with prefill "
+            f"(prefill alone {float(many['speed_pp']):.0f} tok/s)"
         )
-        figures["vs_llamacpp_single"] = decode / ref_single
-        figures["vs_llamacpp_batch"] = batch.tok_s / ref_batch
+        step_bytes = gguf_step_bytes(model.gguf)
         bound = bandwidth / step_bytes
-        figures["roofline_share"] = decode / bound
+        figures["roofline_share"] = steps / bound
         print(
-            f"roofline: {step_bytes / 1e6:.0f} MB of weights per decode step -> "
-            f"{bound:.1f} tok/s bound; Cairn decodes at {decode:.1f} tok/s"
+            f"roofline: {step_bytes / 1e6:.0f} MB of weights per decode step -> {bound:.1f} "
+            f"steps/s bound; Cairn runs {steps:.1f} steps/s ({decode:.1f} tok/s, "
+            f"{decode / bound:.3f} of the bound in tokens); stock llama.cpp "
+            f"{stock_single.decode_tok_s / bound:.3f}"
         )
 
     if args.static:

@@ -47,7 +47,9 @@ class EngineOutput:
     the distribution sampled from; `queue_ms` is admission to first scheduled step as far as the
     engine knows it, `compute_ms` the time the request spent in the running batch, `batch_size`
     the most requests that ran beside it (itself included). `prefill_ms`, where the engine
-    reports it, is the part of compute_ms spent on the prompt (the rest is decoding).
+    reports it, is the part of compute_ms spent on the prompt (the rest is decoding), and
+    `drafted_accepted` the generated tokens that came from accepted speculative drafts (so
+    decode steps = token_count - drafted_accepted).
     """
 
     text: str
@@ -58,6 +60,7 @@ class EngineOutput:
     compute_ms: float
     batch_size: int
     prefill_ms: float | None = None
+    drafted_accepted: int = 0
 
 
 class Engine(abc.ABC):

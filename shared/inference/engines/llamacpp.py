@@ -163,7 +163,9 @@ class LlamaCppEngine(Engine):
             "--port", str(self.port),
             "--parallel", str(self.slots),
             "--cont-batching",
-            # One KV region per slot, so a long prompt can never starve the others.
+            # One KV region per slot: a request's answer does not depend on what runs beside
+            # it (with one unified pool, measured 5-7% faster at 16 requests, greedy answers
+            # changed with the batch's make-up), and a long prompt cannot starve the others.
             "--no-kv-unified",
             "--ctx-size", str(self.slots * self.slot_context),
             "--threads", str(self.threads),
@@ -175,6 +177,16 @@ class LlamaCppEngine(Engine):
             "--no-webui",
             "--metrics",
             "--alias", self.model_id,
+            *self._speculative_args(),
+        ]  # fmt: skip
+
+    def _speculative_args(self) -> list[str]:
+        if self.settings.speculative == "none":
+            return []
+        return [
+            "--spec-type", "ngram-simple",
+            "--spec-ngram-simple-size-n", str(self.settings.speculative_ngram),
+            "--spec-ngram-simple-size-m", str(self.settings.speculative_draft),
         ]  # fmt: skip
 
     async def _spawn(self) -> None:
@@ -328,6 +340,7 @@ class LlamaCppEngine(Engine):
             compute_ms=compute_ms,
             batch_size=max(1, batch_size),
             prefill_ms=float(timings.get("prompt_ms", 0.0)),
+            drafted_accepted=int(timings.get("draft_n_accepted", 0)),
         )
 
 

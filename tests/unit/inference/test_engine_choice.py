@@ -104,3 +104,18 @@ def test_server_answers_become_outputs() -> None:
     limited = LlamaCppEngine._output({**data, "stop_type": "limit"}, wall_ms=10.0, batch_size=0)
     assert limited.finish_reason == "length" and limited.queue_ms == 0.0
     assert limited.batch_size == 1
+    assert out.drafted_accepted == 0
+    drafted = {**data, "timings": {**data["timings"], "draft_n": 4, "draft_n_accepted": 2}}
+    assert LlamaCppEngine._output(drafted, wall_ms=50.0, batch_size=1).drafted_accepted == 2
+
+
+def test_prompt_lookup_drafting_is_configured_or_off() -> None:
+    on = LlamaCppEngine(settings(), WITH_GGUF, model_id="m", binary=Path("/x"))._command()
+    assert on[on.index("--spec-type") + 1] == "ngram-simple"
+    assert on[on.index("--spec-ngram-simple-size-n") + 1] == "4"
+    assert on[on.index("--spec-ngram-simple-size-m") + 1] == "16"
+    assert "--no-kv-unified" in on  # answers must not depend on what runs beside them
+    off = LlamaCppEngine(
+        settings(INFERENCE_SPECULATIVE="none"), WITH_GGUF, model_id="m", binary=Path("/x")
+    )._command()
+    assert "--spec-type" not in off
