@@ -23,7 +23,8 @@ from services.rewriter import proofread, results
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
 from services.rewriter.sources import RuleCorrector
-from services.rewriter.task import Draft, Generator, WritingTask
+from services.rewriter.task import Draft, WritingTask
+from shared.inference.candidates import Generator
 from shared.messaging.handler import HandlerResult, ServiceContext
 from shared.observability.logging import verdict_kind
 from shared.routing.constants import LOCAL_TIER

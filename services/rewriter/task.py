@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,30 +21,20 @@ from services.rewriter.edits import edit_ratio
 from services.rewriter.lints import LintChecker
 from services.rewriter.settings import RewriterSettings
 from services.rewriter.sources import RuleCorrector
-from shared.inference.candidates import Candidate, best_of, candidate_params, consensus
+from shared.inference.candidates import (
+    Candidate,
+    Generator,
+    best_of,
+    candidate_params,
+    consensus,
+    generate_with,
+)
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
 from shared.verification import tone as tones
 
 log = logging.getLogger(__name__)
-
-
-class Generator(Protocol):
-    """The part of the local generator the rewriter uses."""
-
-    @property
-    def max_prompt_tokens(self) -> int: ...
-
-    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
-
-    async def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        *,
-        timeout_s: float | None = None,
-    ) -> Generation: ...
 
 
 class Draft(BaseModel):
@@ -122,7 +112,7 @@ class WritingTask(EnvelopeFields):
             if attempt and self._generator.count_tokens(messages) > self._max_prompt_tokens:
                 break  # the retry note would not fit; escalate with the first verdict
             choice = await best_of(
-                self._generate_for(messages),
+                generate_with(self._generator, messages, self._settings.local_timeout_s),
                 candidate_params(base, self._settings.candidates),
                 lambda g: Draft(text=cleanup.clean(g.text, self.payload.text, self._op)),
                 self.verify,
@@ -201,16 +191,6 @@ class WritingTask(EnvelopeFields):
             instructions=prompts.INSTRUCTION_TEXTS,
             english=self._request.locale.lower().startswith("en"),
         )
-
-    def _generate_for(
-        self, messages: list[ChatMessage]
-    ) -> Callable[[GenerationParams], Awaitable[Generation]]:
-        async def generate(params: GenerationParams) -> Generation:
-            return await self._generator.generate(
-                messages, params, timeout_s=self._settings.local_timeout_s
-            )
-
-        return generate
 
     def _score(self, draft: Draft, peers: Sequence[Draft]) -> float:
         """How good a verified draft is for its operation (higher wins)."""

@@ -30,9 +30,10 @@ from services.summarizer.incremental import find_previous
 from services.summarizer.policy import skip_reason
 from services.summarizer.settings import SummarizerSettings
 from services.summarizer.stack import in_time_order, sources_of
-from services.summarizer.task import Generator, SummaryTask, verify_summary
+from services.summarizer.task import SummaryTask, verify_summary
 from services.summarizer.urgency import rank
 from shared.errors import PermanentError
+from shared.inference.candidates import Generator
 from shared.messaging.handler import ServiceContext, StateReader
 from shared.observability.logging import verdict_kind
 from shared.routing.outcome import RoutedOutcome

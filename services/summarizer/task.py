@@ -7,9 +7,9 @@ what to send a fallback model, and how to judge any answer (`verify`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from schemas.envelope import RequestEnvelope
 from schemas.summarize import Notification, NotificationStack
@@ -17,7 +17,13 @@ from schemas.topics import Feature
 from services.summarizer import prompts
 from services.summarizer.draft import SummaryDraft, tidy
 from services.summarizer.settings import SummarizerSettings
-from shared.inference.candidates import best_of, candidate_params, consensus
+from shared.inference.candidates import (
+    Generator,
+    best_of,
+    candidate_params,
+    consensus,
+    generate_with,
+)
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
@@ -28,23 +34,6 @@ log = logging.getLogger(__name__)
 
 # One sentence is one line: a newline means the model has moved on to something else.
 _STOP = ("\n",)
-
-
-class Generator(Protocol):
-    """The part of the local generator the summarizer uses."""
-
-    @property
-    def max_prompt_tokens(self) -> int: ...
-
-    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
-
-    async def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams = ...,
-        *,
-        timeout_s: float | None = None,
-    ) -> Generation: ...
 
 
 @dataclass
@@ -122,7 +111,9 @@ class SummaryTask(EnvelopeFields):
         base = GenerationParams(max_new_tokens=self._settings.max_new_tokens, stop=_STOP)
         for attempt in range(attempts):
             choice = await best_of(
-                self._generate_for(self._messages(problem)),
+                generate_with(
+                    self._generator, self._messages(problem), self._settings.local_timeout_s
+                ),
                 candidate_params(base, self._settings.candidates),
                 lambda g: SummaryDraft(summary=tidy(g.text, self.max_chars)),
                 self.verify,
@@ -160,16 +151,6 @@ class SummaryTask(EnvelopeFields):
             compute_ms=compute_ms,
             detail=problem,
         )
-
-    def _generate_for(
-        self, messages: list[ChatMessage]
-    ) -> Callable[[GenerationParams], Awaitable[Generation]]:
-        async def generate(params: GenerationParams) -> Generation:
-            return await self._generator.generate(
-                messages, params, timeout_s=self._settings.local_timeout_s
-            )
-
-        return generate
 
     def remote_prompt(self) -> list[dict[str, str]]:
         """Instructions plus the stack (the router redacts contact details before sending)."""

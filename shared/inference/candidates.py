@@ -2,8 +2,8 @@
 
 A small model's first (greedy) draft is often rejected by the verifiers while one of a few
 sampled drafts passes. The candidates of one request are submitted together, so the
-micro-batcher runs them as one batch: on CPU a batch of 4 costs far less than 4 sequential
-calls (batched decoding is memory-bound). Every candidate is verified; among those that
+engine runs them in one continuous batch: on CPU a batch of 4 costs far less than 4
+sequential calls. Every candidate is verified; among those that
 pass, the task's own scoring rule (which sees the other passing candidates, for consensus
 rules) picks the answer (the highest score wins, ties go to the
 earlier candidate, so the greedy draft wins a tie).
@@ -14,15 +14,43 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from shared.inference.types import Generation, GenerationParams
+from shared.inference.types import ChatMessage, Generation, GenerationParams
 
 T = TypeVar("T")
 
 # Sampling for the extra candidates: varied enough to differ, tame enough to stay on task.
 CANDIDATE_TEMPERATURE = 0.7
 CANDIDATE_TOP_P = 0.95
+
+
+class Generator(Protocol):
+    """The part of the local generator the writing tasks use."""
+
+    @property
+    def max_prompt_tokens(self) -> int: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        timeout_s: float | None = None,
+    ) -> Generation: ...
+
+
+def generate_with(
+    generator: Generator, messages: Sequence[ChatMessage], timeout_s: float | None
+) -> Callable[[GenerationParams], Awaitable[Generation]]:
+    """`best_of`'s generate callable: these messages, this timeout, one set of params."""
+
+    async def generate(params: GenerationParams) -> Generation:
+        return await generator.generate(messages, params, timeout_s=timeout_s)
+
+    return generate
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.summarizer.task import Generator
 from shared.config import CoreSettings
+from shared.inference.candidates import Generator
 
 # A fast plumbing model (MODELS.md): its summaries are poor, which is what the guard is for.
 TEST_MODEL = "smollm2-135m-instruct"

@@ -8,7 +8,8 @@ from schemas.envelope import ResultStatus
 from services.summarizer.handler import SummarizeHandler
 from services.summarizer.settings import SummarizerSettings
 from services.summarizer.stack import sources_of
-from services.summarizer.task import Generator, verify_summary
+from services.summarizer.task import verify_summary
+from shared.inference.candidates import Generator
 from shared.routing import Router, RoutingSettings
 
 from .factories import note, request
