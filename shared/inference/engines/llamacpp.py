@@ -77,7 +77,7 @@ def _free_port() -> int:
         return port
 
 
-@dataclass
+@dataclass(eq=False)  # identity: list.remove must take out this request, not an equal one
 class _Active:
     peak: int
 

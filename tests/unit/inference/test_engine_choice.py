@@ -1,5 +1,6 @@
 """Which engine serves the generator, and how llama.cpp's answers become EngineOutputs."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,43 @@ def test_prompt_lookup_drafting_is_configured_or_off() -> None:
         settings(INFERENCE_SPECULATIVE="none"), WITH_GGUF, model_id="m", binary=Path("/x")
     )._command()
     assert "--spec-type" not in off
+
+
+async def test_overlapping_requests_each_leave_the_running_set() -> None:
+    # B starts, A starts, A ends, C and D start, B ends: with value equality of the
+    # bookkeeping records, "A ends" removed B's (equal) record and "B ends" then raised
+    # ValueError, a failed request (seen under load in `make bench`).
+    import asyncio
+
+    import httpx2 as httpx
+
+    release = {key: asyncio.Event() for key in (1, 2, 3, 4)}
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await release[json.loads(request.content)["prompt"][0]].wait()
+        return httpx.Response(200, json={"content": "ok", "tokens_predicted": 1, "timings": {}})
+
+    engine = LlamaCppEngine(settings(), WITH_GGUF, model_id="m", binary=Path("/x"))
+    engine._client = httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://server"
+    )
+
+    def start(key: int) -> asyncio.Task[object]:
+        return asyncio.create_task(engine._run([key], GenerationParams(max_new_tokens=1)))
+
+    async def finish(key: int, task: asyncio.Task[object]) -> None:
+        release[key].set()
+        await task
+
+    b = start(2)
+    await asyncio.sleep(0.01)
+    a = start(1)
+    await asyncio.sleep(0.01)
+    await finish(1, a)
+    c, d = start(3), start(4)
+    await asyncio.sleep(0.01)
+    await finish(2, b)
+    await finish(3, c)
+    await finish(4, d)
+    assert engine._active == []
+    await engine._client.aclose()
