@@ -26,9 +26,13 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        # Also when a migration refuses: a pooled connection left behind outlives this event
+        # loop, and its driver thread then fails when it is collected.
+        await engine.dispose()
 
 
 if context.is_offline_mode():
