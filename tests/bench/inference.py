@@ -35,7 +35,7 @@ import resource
 import statistics
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,25 +148,22 @@ class Phase:
     def p50(self) -> float:
         return _pct([s for _, s in self.results], 0.5)
 
-    def decode_steps_s(self) -> float | None:
-        # Forward passes per second while decoding: accepted drafts ride on one pass.
+    def _decode_rate(self, count: Callable[[Generation], int]) -> float | None:
+        # Per second of the time spent after the prompt, where the engine reports that split.
         spans = [
-            (g.completion_tokens - g.drafted_accepted, g.compute_ms - g.prefill_ms)
+            (count(g), g.compute_ms - g.prefill_ms)
             for g, _ in self.results
             if g.prefill_ms is not None
         ]
         decode_ms = sum(ms for _, ms in spans)
         return sum(n for n, _ in spans) / decode_ms * 1000.0 if spans and decode_ms else None
 
+    def decode_steps_s(self) -> float | None:
+        # Forward passes: accepted drafts ride on one pass.
+        return self._decode_rate(lambda g: g.completion_tokens - g.drafted_accepted)
+
     def decode_tok_s(self) -> float | None:
-        # Decode speed alone: tokens after the first over the time spent after the prompt.
-        spans = [
-            (g.completion_tokens, g.compute_ms - g.prefill_ms)
-            for g, _ in self.results
-            if g.prefill_ms is not None
-        ]
-        decode_ms = sum(ms for _, ms in spans)
-        return sum(n for n, _ in spans) / decode_ms * 1000.0 if spans and decode_ms else None
+        return self._decode_rate(lambda g: g.completion_tokens)
 
     def line(self) -> str:
         decode = self.decode_tok_s()
