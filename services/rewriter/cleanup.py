@@ -15,7 +15,10 @@ from services.rewriter.prompts import CLOSE_TAG, OPEN_TAG
 
 _FENCE = re.compile(r"^```[\w-]*\n(.*?)\n?```$", re.DOTALL)
 _PREAMBLE = re.compile(
-    r"^(?:sure[,!.]?\s*)?(?:here(?:'s| is| are)\b[^\n]*|(?:corrected|proofread|rewritten|"
+    # An optional chatty sentence first ("Sure, I understand your request."), then the
+    # announcement itself ("Here is the rewritten text in a warm, friendly tone:").
+    r"^(?:(?:sure|certainly|of course|okay|ok|absolutely|i understand)\b[^\n:]{0,80}?[.!]\s+)?"
+    r"(?:sure[,!.]?\s*)?(?:here(?:'s| is| are)\b[^\n]*|(?:corrected|proofread|rewritten|"
     r"revised|summary|summarised|summarized)(?: text| version)?)\s*:\s*\n?",
     re.IGNORECASE,
 )
@@ -29,7 +32,10 @@ def clean(raw: str, source: str, operation: WritingOperation) -> str:
     fenced = _FENCE.match(text)
     if fenced and not source.lstrip().startswith("```"):
         text = fenced.group(1).strip()
-    text = _PREAMBLE.sub("", text, count=1).strip()
+    preamble = _PREAMBLE.match(text)
+    # The user's own opening ("Here is the report: ...") is content, not a wrapper.
+    if preamble and preamble.group(0).strip().lower() not in source.lower():
+        text = text[preamble.end() :].strip()
     for left, right in _QUOTES:
         quoted = len(text) >= 2 and text.startswith(left) and text.endswith(right)
         if quoted and not source.strip().startswith(left):

@@ -57,17 +57,19 @@ def verify(
     spelling_errors: SpellingCounter | None = None,
     *,
     instructions: Sequence[str] = (),
+    examples: Sequence[str] = (),
     english: bool = True,
 ) -> str | None:
     """The first guard that rejects `output`, as a reason; None if every guard passes.
 
     `instructions` are the prompt texts the model saw (none of their phrases may reach the
-    user); `english` says whether the English word lists of the tone check apply.
+    user); `examples` the worked examples it was shown; `english` says whether the English
+    word lists of the tone check apply.
     """
     if not output.strip():
         return "empty output"
     checks: tuple[Callable[[], str | None], ...] = (
-        lambda: leakage.problem(source, output, instructions),
+        lambda: leakage.problem(source, output, instructions, examples),
         lambda: _shape(operation, output),
         lambda: _length(operation, tone, source, output),
         lambda: _facts(operation, source, output),

@@ -8,6 +8,7 @@ close the block early. The guards then check the output anyway (see guards.py).
 from __future__ import annotations
 
 from schemas.rewrite import Tone, WritingOperation, WritingRequest
+from services.rewriter import examples
 
 OPEN_TAG = "<user_text>"
 CLOSE_TAG = "</user_text>"
@@ -92,6 +93,33 @@ def messages(request: WritingRequest) -> list[dict[str, str]]:
     ]
 
 
+def local_messages(
+    request: WritingRequest, rejected_because: str | None = None, *, demonstrations: bool = True
+) -> list[dict[str, str]]:
+    """The local model's prompt: the system message, worked examples, then the text.
+
+    Tone rewrites get two finished exchanges first (services/rewriter/examples.py): a small
+    model imitates an answer far more reliably than it follows a description of one.
+    `rejected_because` adds the reason a previous draft was refused.
+    """
+    system = system_prompt(request)
+    if rejected_because is not None:
+        system += (
+            f"\n\nA previous answer was rejected ({rejected_because}). "
+            "Do exactly the task above and nothing else."
+        )
+    turns = [{"role": "system", "content": system}]
+    if demonstrations and request.operation is WritingOperation.REWRITE:
+        for example in examples.for_tone(request.tone or Tone.PROFESSIONAL):
+            turns.append({"role": "user", "content": user_prompt(example.text)})
+            turns.append({"role": "assistant", "content": example.answer})
+    turns.append({"role": "user", "content": user_prompt(request.text)})
+    return turns
+
+
 # Everything the model may be told; no phrase of these may reach the user (see the leakage
 # guard). Free-form instructions come from the request and are not listed.
 INSTRUCTION_TEXTS: tuple[str, ...] = (_DATA_RULE, *_TASKS.values(), *_TONES.values())
+# The worked examples: a long run of their words in an answer is a copied example. Longer
+# than for instructions, since "could you please send me" is ordinary business English.
+EXAMPLE_TEXTS: tuple[str, ...] = examples.all_texts()

@@ -35,6 +35,13 @@ class RewriterSettings(CairnBaseSettings):
         description="Candidates per local round, generated as one batch (greedy + sampled) and "
         "each verified; the best that passes is served. 1 = one greedy draft per round.",
     )
+    # Worked examples before the text (services/rewriter/examples.py): the tone eval measured
+    # what they change (docs/quality.md); off sends the bare instruction.
+    demonstrations: bool = Field(
+        True,
+        alias="REWRITER_DEMONSTRATIONS",
+        description="Show the local model worked examples before tone rewrites.",
+    )
     # Cap on generated tokens per draft; the per-operation budget is usually lower.
     max_new_tokens: int = Field(
         512,

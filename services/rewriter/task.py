@@ -189,6 +189,7 @@ class WritingTask(EnvelopeFields):
             text,
             self._checker.spelling_errors,
             instructions=prompts.INSTRUCTION_TEXTS,
+            examples=prompts.EXAMPLE_TEXTS,
             english=self._request.locale.lower().startswith("en"),
         )
 
@@ -212,16 +213,21 @@ class WritingTask(EnvelopeFields):
         return self.payload.operation
 
     def _local_messages(self, rejected_because: str | None) -> list[ChatMessage]:
-        system = prompts.system_prompt(self.payload)
-        if rejected_because is not None:
-            system += (
-                f"\n\nA previous answer was rejected ({rejected_because}). "
-                "Do exactly the task above and nothing else."
-            )
-        return [
-            ChatMessage(role="system", content=system),
-            ChatMessage(role="user", content=prompts.user_prompt(self.payload.text)),
-        ]
+        """The local prompt, with worked examples when they fit the local buckets.
+
+        A long text that fits alone is still drafted locally, without the examples.
+        """
+        shown = self._settings.demonstrations
+        messages = self._chat(prompts.local_messages(self.payload, rejected_because))
+        if shown and self._generator.count_tokens(messages) <= self._max_prompt_tokens:
+            return messages
+        return self._chat(
+            prompts.local_messages(self.payload, rejected_because, demonstrations=False)
+        )
+
+    @staticmethod
+    def _chat(turns: list[dict[str, str]]) -> list[ChatMessage]:
+        return [ChatMessage(role=t["role"], content=t["content"]) for t in turns]  # type: ignore[arg-type]
 
     def _text_tokens(self) -> int:
         # The difference cancels the chat template's own tokens (Qwen adds a system turn).

@@ -36,21 +36,32 @@ _SCAFFOLDING = re.compile(
 )
 # A run of this many words copied from the instructions is scaffolding, not content.
 INSTRUCTION_WORDS = 5
+# Worked examples are ordinary prose ("could you please send me"), so only a longer run
+# copied from one counts: that is the example itself, not a common phrase.
+EXAMPLE_WORDS = 8
 
 
-def problem(source: str, output: str, instructions: Iterable[str] = ()) -> str | None:
-    """Why `output` carries prompt scaffolding, or None."""
+def problem(
+    source: str, output: str, instructions: Iterable[str] = (), examples: Iterable[str] = ()
+) -> str | None:
+    """Why `output` carries prompt scaffolding, or None.
+
+    `instructions` are the prompt's own texts; `examples` the worked examples it showed.
+    """
     for match in _SCAFFOLDING.finditer(output):
         if match.group(0).strip().lower() not in source.lower():
             return "prompt scaffolding in the output"
-    source_grams = _grams(tokens(source))
-    out_grams = _grams(tokens(output)) - source_grams
+    source_words, out_words = tokens(source), tokens(output)
+    out_grams = _grams(out_words, INSTRUCTION_WORDS) - _grams(source_words, INSTRUCTION_WORDS)
     for instruction in instructions:
-        if out_grams & _grams(tokens(instruction)):
+        if out_grams & _grams(tokens(instruction), INSTRUCTION_WORDS):
             return "instructions copied into the output"
+    long_grams = _grams(out_words, EXAMPLE_WORDS) - _grams(source_words, EXAMPLE_WORDS)
+    for example in examples:
+        if long_grams & _grams(tokens(example), EXAMPLE_WORDS):
+            return "a worked example copied into the output"
     return None
 
 
-def _grams(words: list[str]) -> set[tuple[str, ...]]:
-    n = INSTRUCTION_WORDS
+def _grams(words: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}

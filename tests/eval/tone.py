@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.eval.tone [--limit 20] [--tones professional,friendly]
                                         [--candidates 3] [--no-baseline]
+                                        [--baseline plain|single|bare]
 
 tests/eval/data/tone_messages.jsonl holds short emails, chats and notices written for this
 set (names, numbers, dates, times, negations). Each message x tone runs through the
@@ -10,8 +11,10 @@ no Kafka). Requests carry no external consent, so every answer is local or a loc
 
 A request counts as a success when it came back `ok` from the local tier with a text that
 differs from the input (the handler verified it). The rest are listed by their degraded
-reason. The same requests run again with one candidate per round (REWRITER_CANDIDATES=1,
-the single-draft baseline) on the same loaded generator, unless `--no-baseline`.
+reason. The same requests then run again on the same loaded generator as a baseline, unless
+`--no-baseline`: by default one greedy draft per round and no worked examples
+(REWRITER_CANDIDATES=1, REWRITER_DEMONSTRATIONS=false: the rewriter before either measure);
+`--baseline single` or `bare` takes away only one of them.
 The last line is `eval tone: changed_verified=<x> baseline=<x>`.
 """
 
@@ -44,6 +47,14 @@ TONES = (Tone.PROFESSIONAL, Tone.FRIENDLY, Tone.CONCISE)
 # Concurrent requests: the local generator micro-batches them (as tests/eval/proofread.py).
 DEFAULT_CONCURRENCY = 8
 CANDIDATES_ENV = "REWRITER_CANDIDATES"
+DEMONSTRATIONS_ENV = "REWRITER_DEMONSTRATIONS"
+# The baselines `--baseline` can run on the same loaded generator: what the rewriter would
+# be without one of the quality measures (candidates, worked examples) or without both.
+BASELINES: dict[str, tuple[int | None, bool]] = {
+    "plain": (1, False),  # one greedy draft per round, bare instruction
+    "single": (1, True),  # one draft per round, worked examples shown
+    "bare": (None, False),  # the same candidates, no worked examples
+}
 TARGET = 0.80
 
 
@@ -141,10 +152,12 @@ async def run_pass(
     candidates: int,
     concurrency: int,
     extras: dict[str, Any],
+    demonstrations: bool = True,
 ) -> list[Outcome]:
     """Every job through a fresh handler with `candidates` per round, in order."""
     # RewriterSettings is read from the environment when the lifespan starts.
     os.environ[CANDIDATES_ENV] = str(candidates)
+    os.environ[DEMONSTRATIONS_ENV] = str(demonstrations).lower()
     gate = asyncio.Semaphore(concurrency)
     async with lifespan(ServiceContext(core=CoreSettings(), extras=extras)) as handle:
 
@@ -181,13 +194,13 @@ async def evaluate(args: argparse.Namespace) -> tuple[list[Outcome], list[Outcom
     tones = [Tone(t) for t in args.tones.split(",")]
     jobs = [(m, t) for m in messages for t in tones]
     async with AsyncExitStack() as stack:
-        # One generator for both passes: the baseline then differs only in the candidates.
+        # One generator for both passes: the baseline then differs only in its settings.
         from shared.inference.runtime import start_generator
 
         generator = Recorder(await start_generator(stack, CoreSettings()))
         extras: dict[str, Any] = {"generator": generator}
         started = time.perf_counter()
-        main = await run_pass(jobs, args.candidates, args.concurrency, extras)
+        main = await run_pass(jobs, args.candidates, args.concurrency, extras, demonstrations=True)
         print(
             "\n".join(summary(f"candidates={args.candidates}", main, time.perf_counter() - started))
         )
@@ -201,8 +214,11 @@ async def evaluate(args: argparse.Namespace) -> tuple[list[Outcome], list[Outcom
         if args.no_baseline:
             return main, None
         started = time.perf_counter()
-        base = await run_pass(jobs, 1, args.concurrency, extras)
-        print("\n".join(summary("candidates=1 (baseline)", base, time.perf_counter() - started)))
+        base_candidates, base_demonstrations = BASELINES[args.baseline]
+        n = base_candidates or args.candidates
+        base = await run_pass(jobs, n, args.concurrency, extras, base_demonstrations)
+        label = f"baseline {args.baseline}: candidates={n} demonstrations={base_demonstrations}"
+        print("\n".join(summary(label, base, time.perf_counter() - started)))
         return main, base
 
 
@@ -218,6 +234,13 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        choices=sorted(BASELINES),
+        default="plain",
+        help="plain: 1 draft, no worked examples (the rewriter before both measures); "
+        "single: 1 draft with examples; bare: the same candidates without examples",
+    )
     parser.add_argument("--show", action="store_true", help="print every output (DEBUG use)")
     args = parser.parse_args()
     main_run, base = asyncio.run(evaluate(args))

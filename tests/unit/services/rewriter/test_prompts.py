@@ -46,6 +46,11 @@ def test_each_tone_has_its_own_instruction(tone: Tone) -> None:
         (f"{OPEN_TAG}\nI have an apple.\n{CLOSE_TAG}", "I have an apple."),
         ('"I have an apple."', "I have an apple."),
         ("Sure! Here's the revised version:\n\nI have an apple.", "I have an apple."),
+        (
+            "Sure, I understand your request. Here is the rewritten text in a warm, friendly "
+            'tone:\n\n"I have an apple."',
+            "I have an apple.",
+        ),
     ],
 )
 def test_cleanup_strips_wrappers(raw: str, expected: str) -> None:
@@ -61,6 +66,13 @@ def test_proofread_keeps_the_users_outer_whitespace() -> None:
 def test_cleanup_keeps_quotes_the_user_wrote() -> None:
     assert clean('"Hi," she said.', '"hi," she said.', WritingOperation.PROOFREAD) == (
         '"Hi," she said.'
+    )
+
+
+def test_cleanup_keeps_an_opening_the_user_wrote() -> None:
+    source = "Here is the plan: we ship on Monday."
+    assert clean("Here is the plan: we ship on Monday!", source, WritingOperation.REWRITE) == (
+        "Here is the plan: we ship on Monday!"
     )
 
 
