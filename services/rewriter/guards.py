@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from schemas.rewrite import Tone, WritingOperation
 from services.rewriter import policy, roles, shapes
 from services.rewriter.edits import diff, edit_ratio
-from shared.verification import fluency, leakage, polarity
+from shared.verification import fluency, leakage, polarity, questions
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
@@ -75,6 +75,7 @@ def verify(
         lambda: _facts(operation, source, output),
         lambda: _roles(operation, source, output),
         lambda: _polarity(operation, source, output),
+        lambda: _questions(operation, source, output),
         lambda: _grounding(operation, source, output),
         lambda: _proofread_scope(operation, source, output, spelling_errors),
         lambda: _fluency(operation, source, output),
@@ -103,6 +104,9 @@ def _shape(operation: WritingOperation, output: str) -> str | None:
 
 def _length(operation: WritingOperation, tone: Tone | None, source: str, output: str) -> str | None:
     bounds = length_bounds(operation, tone)
+    short = len(words(source)) <= tones.CONCISE_SHORT
+    if operation is WritingOperation.REWRITE and tone is Tone.CONCISE and short:
+        bounds = policy.CONCISE_SHORT_BOUNDS
     src, out = len(source.strip()), len(output.strip())
     if bounds.allows(src, out):
         return None
@@ -194,6 +198,12 @@ def _polarity(operation: WritingOperation, source: str, output: str) -> str | No
     if operation not in policy.KEEPS_ALL_FACTS:
         return None  # a summary or list may leave out a negated detail with the rest of it
     return polarity.problem(source, output)
+
+
+def _questions(operation: WritingOperation, source: str, output: str) -> str | None:
+    if operation not in policy.KEEPS_ALL_FACTS:
+        return None  # a summary reports a question ("Anna asks whether...") in its own words
+    return questions.problem(source, output)
 
 
 def _fluency(operation: WritingOperation, source: str, output: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from shared.verification.mood import NEGATION_IDIOMS, negation_count
+from shared.verification.text import tokens
 
 # Politeness formulas a tone rewrite adds without negating anything.
 _POLITE_ADDITIONS = re.compile(
@@ -20,14 +21,48 @@ _POLITE_ADDITIONS = re.compile(
 )
 
 
+# "Don't merge anything" / "Please do not park here" / "Never share the code": the verb a
+# prohibition forbids. The verb's first letters are compared, so "merging" matches "merge".
+_PROHIBITION = re.compile(
+    r"(?:^|[.!?;:\n]\s*|\b(?:please|and|so|but)\s+)(?:don'?t|do not|never|no)\s+([a-z]{3,})",
+    re.IGNORECASE,
+)
+# Words that keep a forbidden verb forbidden in a rewrite ("please avoid merging").
+_KEEPS_FORBIDDEN = frozenset(
+    ("avoid", "refrain", "stop", "prohibited", "forbidden", "banned", "nor", "without")
+)
+# "Please avoid parking there" says "don't park there" without a negation word.
+_AVOIDS = re.compile(r"\b(?:avoid|refrain from)\b", re.IGNORECASE)
+_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_STEM = 4
+
+
 def problem(source: str, output: str) -> str | None:
     """Why `output` changes the polarity of `source`, or None."""
     src = negation_count(source)
     out = negation_count(_POLITE_ADDITIONS.sub(" ", output))
-    if src and not out:
+    if src and not out and not _AVOIDS.search(output):
         return "drops a negation"
     if out and not src:
         return "adds a negation"
+    return _lifted_prohibition(source, output)
+
+
+def _lifted_prohibition(source: str, output: str) -> str | None:
+    """A forbidden verb that the output uses without anything forbidding it.
+
+    Counting negations is not enough: "the migration isn't ready. Don't merge anything"
+    rewritten as "the migration is not ready. Please consider merging anything" keeps one
+    negation and turns the prohibition into an invitation.
+    """
+    sentences = [tokens(s) for s in _SENTENCES.split(output.replace("\u2019", "'"))]
+    for match in _PROHIBITION.finditer(source.replace("\u2019", "'")):
+        stem = match.group(1).lower()[:_STEM]
+        for words in sentences:
+            # "Parking here is not allowed" forbids after the verb: the whole sentence counts.
+            used = any(w.startswith(stem) for w in words)
+            if used and not any(negation_count(w) or w in _KEEPS_FORBIDDEN for w in words):
+                return "turns a prohibition into a permission"
     return None
 
 

@@ -57,6 +57,9 @@ VERIFIER_OF_KIND = {
     "plan_as_done": "attribution",
     "wrong_actor": "attribution",
     "first_person": "perspective",
+    "question_answered": "questions",
+    "question_as_statement": "questions",
+    "prohibition_lifted": "polarity",
 }
 
 
@@ -79,8 +82,9 @@ def verifier_of(reason: str) -> str:
     table = (
         (("invented", "dropped", "not in the notifications"), "facts"),
         (("speaker roles",), "roles"),
-        (("negation",), "polarity"),
-        (("scaffolding", "instructions copied"), "leakage"),
+        (("negation", "prohibition"), "polarity"),
+        (("answers the text", "question became"), "questions"),
+        (("scaffolding", "instructions copied", "worked example"), "leakage"),
         (("unchanged", "shift", "concise"), "tone"),
         (("repeats",), "fluency"),
         (("proofread", "rewrote", "spelling"), "proofread"),

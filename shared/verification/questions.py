@@ -1,0 +1,52 @@
+"""Questions: a rewrite asks what its source asks, and never answers it.
+
+A small model given "did u get the slides? need them before 2" often replies to the message
+instead of rewriting it ("Yes, I did get the slides.") or turns the question into a claim
+("I got the slides."). Every fact survives both, so the fact checks pass; this check does
+not. Requests are exempt from the "still a question" rule: "can u send the notes?" may
+become "Please send me the notes." in a professional tone, and still asks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.verification.text import tokens
+
+# fmt: off
+# Words that open a question asking for information (not a request for an action).
+_ASKING = frozenset((
+    "did", "do", "does", "is", "are", "was", "were", "have", "has", "had", "who", "what",
+    "which", "when", "where", "why", "how", "whose", "didn't", "don't", "doesn't", "isn't",
+    "aren't", "wasn't", "haven't", "hasn't", "didnt", "dont", "doesnt", "isnt", "arent",
+))
+# Words that open an answer to a question.
+_ANSWERS = frozenset(("yes", "yeah", "yep", "no", "nope", "sure", "absolutely", "certainly"))
+# fmt: on
+_SENTENCE = re.compile(r"[^.!?\n]*\?")
+# A chat greeting before the question does not make it a statement ("hey, did u get...").
+_GREETING = frozenset(("hey", "hi", "hello", "so", "ok", "okay", "btw", "also", "and", "but"))
+
+
+def information_questions(text: str) -> list[str]:
+    """The questions of `text` that ask for information rather than for an action."""
+    found = []
+    for match in _SENTENCE.finditer(text):
+        # "Hi Lena, have you sent it?": the question may open after a salutation.
+        for part in match.group(0).split(","):
+            words = [w for w in tokens(part) if w not in _GREETING]
+            if words and words[0] in _ASKING:
+                found.append(match.group(0).strip())
+                break
+    return found
+
+
+def problem(source: str, output: str) -> str | None:
+    """Why `output` answers or drops a question of `source`, or None."""
+    src_words, out_words = tokens(source), tokens(output)
+    asks = "?" in source
+    if asks and out_words and out_words[0] in _ANSWERS and src_words[:1] != out_words[:1]:
+        return "answers the text instead of rewriting it"
+    if information_questions(source) and "?" not in output:
+        return "a question became a statement"
+    return None

@@ -1,0 +1,84 @@
+"""A rewrite keeps its source's questions and never answers them."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.verification import polarity, questions
+
+SLIDES = "did u get the slides? need them before 2"
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("Yes, I did get the slides. Could you send them before 2?", "answers the text"),
+        ("Sure! The slides are here. Need them before 2.", "answers the text"),
+        ("I got the slides. Need them before 2.", "a question became a statement"),
+        ("Did you receive the slides? I need them before 2.", None),
+        ("Slides received? Need them by 2.", None),
+    ],
+)
+def test_information_questions_stay_questions(output: str, reason: str | None) -> None:
+    found = questions.problem(SLIDES, output)
+    assert (found is None) if reason is None else (found is not None and reason in found)
+
+
+def test_a_request_may_become_a_polite_imperative() -> None:
+    source = "can u send me the notes from the 4pm review?"
+    assert questions.problem(source, "Please send me the notes from the 4pm review.") is None
+
+
+def test_a_question_after_a_salutation_is_found() -> None:
+    source = "Hi Lena, have you sent the signed contract to Marek yet?"
+    assert questions.information_questions(source) == [source]
+    assert questions.problem(source, "Lena sent the signed contract to Marek.") is not None
+
+
+def test_an_answer_the_writer_gave_is_kept() -> None:
+    source = "Yes, 5 works. Did you book the room?"
+    assert questions.problem(source, "Yes, 5 works for me. Have you booked the room?") is None
+
+
+DEPLOY = (
+    "Deploy moved to Thursday 8 June at 7:30 because the migration isn't ready. "
+    "Don't merge anything into main until then."
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "lifted"),
+    [
+        (
+            DEPLOY,
+            "The deploy is now on Thursday 8 June at 7:30 as the migration is not ready. "
+            "Please consider merging anything into main until that time.",
+            True,
+        ),
+        (
+            DEPLOY,
+            "The deploy moves to Thursday 8 June at 7:30; the migration is not ready. "
+            "Please do not merge anything into main until then.",
+            False,
+        ),
+        (
+            "Please don't park in front of the gate on Monday.",
+            "Kindly avoid parking in front of the gate on Monday.",
+            False,
+        ),
+        (
+            "Please don't park in front of the gate on Monday.",
+            "Parking in front of the gate is not allowed on Monday.",
+            False,
+        ),
+        (
+            "We won't have the keys until Friday, and please never share the code 4417.",
+            "Keys arrive on Friday; please share the code 4417.",
+            True,
+        ),
+    ],
+)
+def test_a_prohibition_stays_a_prohibition(source: str, output: str, lifted: bool) -> None:
+    # Without any negation left, the older "drops a negation" check answers first.
+    reason = polarity.problem(source, output)
+    assert (reason is not None) is lifted, reason
