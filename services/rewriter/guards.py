@@ -252,6 +252,12 @@ def _roles(operation: WritingOperation, source: str, output: str) -> str | None:
             introduced_persons.discard(roles.Person.FIRST)
     if introduced_persons:
         return f"speaker roles changed: output adds {', '.join(sorted(introduced_persons))} person"
+    persons_in = {p for p, _ in src}
+    persons_out = {p for p, _ in out}
+    # "forgot my charger" -> "you forgot your charger": the writer is gone and the reader
+    # has their deeds. Adding "you" is allowed only beside the writer, not instead of them.
+    if persons_in == {roles.Person.FIRST} and persons_out == {roles.Person.SECOND}:
+        return "speaker roles swapped: the writer's own words are put on the reader"
     for person in roles.Person:
         gained = {c for p, c in out - src if p is person and c is not roles.Case.ANY}
         lost = {c for p, c in src - out if p is person and c is not roles.Case.ANY}

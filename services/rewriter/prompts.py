@@ -59,10 +59,20 @@ _TONES: dict[Tone, str] = {
 }
 
 
+# A concise rewrite is asked for a word budget: a small model told only "be concise" mostly
+# returns the text with its greeting removed, which the tone check rightly rejects.
+CONCISE_WORD_SHARE = 0.7
+_CONCISE_BUDGET = "Use at most {words} words."
+
+
 def task_instruction(request: WritingRequest) -> str:
     """What the model is asked to do, in one paragraph."""
     if request.operation is WritingOperation.REWRITE:
-        return _TONES[request.tone or Tone.PROFESSIONAL]
+        tone = request.tone or Tone.PROFESSIONAL
+        if tone is Tone.CONCISE:
+            words = max(3, round(CONCISE_WORD_SHARE * len(request.text.split())))
+            return f"{_TONES[tone]} {_CONCISE_BUDGET.format(words=words)}"
+        return _TONES[tone]
     if request.operation is WritingOperation.INSTRUCTION:
         # The instruction comes from the app's UI field, not from inside the text; it still
         # cannot unlock anything the guards refuse.

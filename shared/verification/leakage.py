@@ -25,6 +25,11 @@ _SCAFFOLDING = re.compile(
             r"testo|mensagem|text)\b[^\n]{0,30}?\b(?:suivant|siguiente|folgt|seguente|"
             r"seguinte|as follows|below|entre)\b",
             r"\bas an ai\b|\bi (?:cannot|can't|am unable to) (?:help|assist|rewrite)\b",
+            # The model talking to the user about the task instead of doing it.
+            r"\b(?:apologi[sz]e|sorry) for (?:the|any) confusion\b|\bi(?:'m| am) not sure what "
+            r"you mean\b|\bi don't (?:know|understand) what you mean\b|\b(?:provide|share) "
+            r"(?:me with )?(?:more|the|additional) (?:context|details|information|text)\b|"
+            r"\bclarify (?:your|the) (?:question|request)\b",
             r"</?(?:text|input|message|output|user_text|document|notifications?)>",
             r"```",
             r"^\s*(?:output|answer|result|rewrite|rewritten|proofread|corrected|summary|"

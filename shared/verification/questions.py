@@ -23,6 +23,12 @@ _ASKING = frozenset((
 # Words that open an answer to a question.
 _ANSWERS = frozenset(("yes", "yeah", "yep", "no", "nope", "sure", "absolutely", "certainly"))
 # fmt: on
+# "Anna, can you send the deposit?" -> "Anna can send the deposit.": the asking order of
+# the source ("can you") inverted to a statement ("Anna can", "you can"), with no "?" left.
+_REQUEST = re.compile(
+    r"(?:\b([A-Z][a-z]+),?\s+)?\b(?:can|could|will|would) (?:you|u)\b[^.!?\n]*\?",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"[^.!?\n]*\?")
 # A chat greeting before the question does not make it a statement ("hey, did u get...").
 _GREETING = frozenset(("hey", "hi", "hello", "so", "ok", "okay", "btw", "also", "and", "but"))
@@ -49,4 +55,10 @@ def problem(source: str, output: str) -> str | None:
         return "answers the text instead of rewriting it"
     if information_questions(source) and "?" not in output:
         return "a question became a statement"
+    if "?" not in output:
+        for request in _REQUEST.finditer(source):
+            addressee = "you" if request.group(1) is None else f"you|{re.escape(request.group(1))}"
+            granted = rf"\b(?:{addressee}) (?:can|could|will|would)\b"
+            if re.search(granted, output, re.IGNORECASE):
+                return "a request became a statement"
     return None
