@@ -217,17 +217,16 @@ class WritingTask(EnvelopeFields):
 
         A long text that fits alone is still drafted locally, without the examples.
         """
-        shown = self._settings.demonstrations
-        messages = self._chat(prompts.local_messages(self.payload, rejected_because))
-        if shown and self._generator.count_tokens(messages) <= self._max_prompt_tokens:
-            return messages
-        return self._chat(
-            prompts.local_messages(self.payload, rejected_because, demonstrations=False)
-        )
 
-    @staticmethod
-    def _chat(turns: list[dict[str, str]]) -> list[ChatMessage]:
-        return [ChatMessage(role=t["role"], content=t["content"]) for t in turns]  # type: ignore[arg-type]
+        def build(shown: bool) -> list[ChatMessage]:
+            turns = prompts.local_messages(self.payload, rejected_because, demonstrations=shown)
+            return [ChatMessage(role=t["role"], content=t["content"]) for t in turns]  # type: ignore[arg-type]
+
+        if self._settings.demonstrations:
+            messages = build(True)
+            if self._generator.count_tokens(messages) <= self._max_prompt_tokens:
+                return messages
+        return build(False)
 
     def _text_tokens(self) -> int:
         # The difference cancels the chat template's own tokens (Qwen adds a system turn).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from shared.verification.mood import NEGATION_IDIOMS, negation_count
-from shared.verification.text import tokens
+from shared.verification.text import sentences, tokens
 
 # Politeness formulas a tone rewrite adds without negating anything.
 _POLITE_ADDITIONS = re.compile(
@@ -33,7 +33,6 @@ _KEEPS_FORBIDDEN = frozenset(
 )
 # "Please avoid parking there" says "don't park there" without a negation word.
 _AVOIDS = re.compile(r"\b(?:avoid|refrain from)\b", re.IGNORECASE)
-_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _STEM = 4
 
 
@@ -55,10 +54,10 @@ def _lifted_prohibition(source: str, output: str) -> str | None:
     rewritten as "the migration is not ready. Please consider merging anything" keeps one
     negation and turns the prohibition into an invitation.
     """
-    sentences = [tokens(s) for s in _SENTENCES.split(output.replace("\u2019", "'"))]
+    split = [tokens(s) for s in sentences(output.replace("\u2019", "'"))]
     for match in _PROHIBITION.finditer(source.replace("\u2019", "'")):
         stem = match.group(1).lower()[:_STEM]
-        for words in sentences:
+        for words in split:
             # "Parking here is not allowed" forbids after the verb: the whole sentence counts.
             used = any(w.startswith(stem) for w in words)
             if used and not any(negation_count(w) or w in _KEEPS_FORBIDDEN for w in words):
