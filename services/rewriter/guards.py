@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from schemas.rewrite import Tone, WritingOperation
 from services.rewriter import policy, roles, shapes
 from services.rewriter.edits import diff, edit_ratio
-from shared.verification import fluency, leakage, polarity, questions
+from shared.verification import fluency, leakage, polarity, questions, support
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
@@ -79,6 +79,7 @@ def verify(
         lambda: _grounding(operation, source, output),
         lambda: _proofread_scope(operation, source, output, spelling_errors),
         lambda: _fluency(operation, source, output),
+        lambda: _support(operation, source, output, english),
         lambda: _tone(operation, tone, source, output, english),
     )
     # Lazily, in order: the first rejection is the reason, and later checks cost nothing.
@@ -214,6 +215,14 @@ def _fluency(operation: WritingOperation, source: str, output: str) -> str | Non
     return fluency.problem(output)
 
 
+def _support(operation: WritingOperation, source: str, output: str, english: bool) -> str | None:
+    # Only tone rewrites: a proofread adds no sentence (its scope check), and the list,
+    # table and summary operations are held to the whole-output grounding check.
+    if operation is not WritingOperation.REWRITE or not english:
+        return None  # the courtesy words a rewrite may add are listed for English only
+    return support.problem(source, output)
+
+
 def _tone(
     operation: WritingOperation, tone: Tone | None, source: str, output: str, english: bool
 ) -> str | None:
@@ -274,15 +283,19 @@ def _grounding(operation: WritingOperation, source: str, output: str) -> str | N
     if operation is WritingOperation.TABLE:
         output = shapes.strip_table_markup(output)
     src, out = content_words(source), content_words(output)
+    if operation is WritingOperation.REWRITE:
+        # Courtesy and tone words are what a tone rewrite is asked to add ("Unfortunately,
+        # I am unable to attend"); they say nothing about where the content came from.
+        out -= support.TONE_STEMS
     if not src or not out:
         return None
     # A proofread fixes spellings and a rewrite expands chat spellings ("u", "pls", "sent"
     # for "send"), so there a close variant of a word counts as the word.
     fuzzy = operation in (WritingOperation.PROOFREAD, WritingOperation.REWRITE)
-    support = _shared(out, src, fuzzy) / len(out)
+    supported = _shared(out, src, fuzzy) / len(out)
     coverage = _shared(src, out, fuzzy) / len(src)
-    if support < required.support:
-        return f"not grounded in the input: {support:.0%} of output words are from it"
+    if supported < required.support:
+        return f"not grounded in the input: {supported:.0%} of output words are from it"
     if coverage < required.coverage:
         return f"drops the input's content: keeps {coverage:.0%} of its words"
     return None

@@ -62,7 +62,11 @@ _FORMULAS = re.compile(
     r"\b(?:please )?(?:let (?:me|us) know|feel free to (?:reach out|contact (?:me|us))|"
     r"(?:do not|don't) hesitate to (?:contact|reach) (?:me|us)|if you have any (?:questions|"
     r"concerns)|(?:i )?hope (?:you are|you're|that works for you|this helps)|thank you|"
-    r"thanks (?:so much|a lot)?|see you (?:then|soon|there)|i appreciate it)\b",
+    r"thanks (?:so much|a lot)?|see you (?:then|soon|there)|i appreciate it|"
+    # Hopes, apologies and thanks of the writer: courtesy, not a deed of the writer.
+    r"(?:i|we) (?:hope|wish) (?:you|everyone|all)\b|(?:i|we) (?:just )?wanted to let you know|"
+    r"(?:i|we) (?:(?:truly|really|greatly) )?appreciate (?:your|it|you)\b|"
+    r"(?:i|we) apologi[sz]e for (?:any|the) inconvenience)\b",
     re.IGNORECASE,
 )
 

@@ -55,6 +55,8 @@ _COLD = frozenset((
     "urgent", "why", "supposed", "should", "ridiculous", "annoying", "annoyed",
 ))
 # fmt: on
+# The marker lists, for checks that must tell a tone's words from content (support.py).
+FORMAL_WORDS, INFORMAL_WORDS, WARM_WORDS = _FORMAL, _INFORMAL, _WARM
 _CONTRACTION = re.compile(r"\b\w+(?:n't|'m|'re|'ll|'ve|'d)\b", re.IGNORECASE)
 _EXCLAIM = re.compile(r"!")
 _SHOUT = re.compile(r"[!?]{2,}")

@@ -60,6 +60,7 @@ VERIFIER_OF_KIND = {
     "question_answered": "questions",
     "question_as_statement": "questions",
     "prohibition_lifted": "polarity",
+    "invented_sentence": "support",
 }
 
 
@@ -90,6 +91,7 @@ def verifier_of(reason: str) -> str:
         (("proofread", "rewrote", "spelling"), "proofread"),
         (("request as done", "plan as done", "wrong person"), "attribution"),
         (("first person", "second-person"), "perspective"),
+        (("does not support",), "support"),
         (("grounded", "drops the input"), "grounding"),
         (("length", "characters"), "length"),
     )
