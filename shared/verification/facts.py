@@ -81,16 +81,26 @@ _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 _MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-_MONTH_DAY = re.compile(r"\b(" + _MONTH_ALT + r")\.?\s+" + _DAY + r"\b", re.IGNORECASE)
-_DAY_MONTH = re.compile(r"\b" + _DAY + r"\s+(?:of\s+)?(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
-_MONTH_ONLY = re.compile(r"\b(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
-_WEEKDAY = re.compile(
-    r"\b(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\b\.?", re.IGNORECASE
+# Not inside a contraction or a word glued to a quote: "C'mon" holds no Monday, and
+# "says'No smoking'" no name "No".
+_NOT_AFTER_APOSTROPHE = r"(?<!\w['’])"
+_MONTH_DAY = re.compile(
+    _NOT_AFTER_APOSTROPHE + r"\b(" + _MONTH_ALT + r")\.?\s+" + _DAY + r"\b", re.IGNORECASE
 )
-_RELATIVE = re.compile(r"\b(" + "|".join(RELATIVE_DAYS) + r")\b", re.IGNORECASE)
+_DAY_MONTH = re.compile(r"\b" + _DAY + r"\s+(?:of\s+)?(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
+_MONTH_ONLY = re.compile(_NOT_AFTER_APOSTROPHE + r"\b(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
+_WEEKDAY = re.compile(
+    _NOT_AFTER_APOSTROPHE + r"\b(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\b\.?",
+    re.IGNORECASE,
+)
+_RELATIVE = re.compile(
+    _NOT_AFTER_APOSTROPHE + r"\b(" + "|".join(RELATIVE_DAYS) + r")\b", re.IGNORECASE
+)
 _NUMBER = re.compile(r"(?<![\w.])(" + _NUM + r")(?:st|nd|rd|th|%)?(?![\w])")
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
-_CAPITALISED = re.compile(r"\b[A-Z][\w'&-]*(?:\s+(?:[A-Z][\w'&-]*))*")
+_NUMBER_WORD = re.compile(
+    _NOT_AFTER_APOSTROPHE + r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE
+)
+_CAPITALISED = re.compile(_NOT_AFTER_APOSTROPHE + r"\b[A-Z][\w'&-]*(?:\s+(?:[A-Z][\w'&-]*))*")
 _SENTENCE_BREAK = re.compile(r"(?:^|[.!?:;\"“(\[\n]|\s[-–—]|\.\.\.)\s*$")
 _WORD = re.compile(r"[\w']+")
 

@@ -142,3 +142,22 @@ def test_multi_word_names_must_appear_as_a_phrase() -> None:
 def test_possessives_and_typographic_apostrophes_match() -> None:
     sources = Sources.of(["Luigi's is booked for Dana"])
     assert check("Dana’s table at Luigi’s.", sources).ok
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("C'mon. We're only switching two days.", EntityKind.DATE),  # no Monday in "C'mon"
+        ("It says'No smoking' on the door.", EntityKind.NAME),  # no name "No"
+    ],
+)
+def test_no_fact_is_read_inside_a_contraction(text: str, absent: EntityKind) -> None:
+    assert absent not in {e.kind for e in extract(text)}
+
+
+def test_quoting_a_message_with_contractions_is_grounded() -> None:
+    # Both once made the extractive fallback fail its own guard (a PermanentError, so the
+    # request went to the dead-letter topic instead of getting a summary).
+    texts = ["C'mon. We're only switching two days.", "It says'No smoking'"]
+    for text in texts:
+        assert check(text, Sources.of(texts)).ok
