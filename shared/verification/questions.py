@@ -30,6 +30,13 @@ _REQUEST = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[^.!?\n]*\?")
+_QUESTION_MARK = re.compile(r"[?？؟]")
+# Words that make an imperative a request, in the languages the other checks know.
+_POLITE = re.compile(
+    r"\b(?:please|kindly|pls|plz|bitte|por favor|per favore|s'il (?:te|vous) pla[iî]t|"
+    r"merci de|gentilmente|favor)\b",
+    re.IGNORECASE,
+)
 # A chat greeting before the question does not make it a statement ("hey, did u get...").
 _GREETING = frozenset(("hey", "hi", "hello", "so", "ok", "okay", "btw", "also", "and", "but"))
 
@@ -55,10 +62,18 @@ def problem(source: str, output: str) -> str | None:
         return "answers the text instead of rewriting it"
     if information_questions(source) and "?" not in output:
         return "a question became a statement"
-    if "?" not in output:
+    # "Please send it when you can." still asks: only an output with no request left in it
+    # can have inverted one.
+    if "?" not in output and not _POLITE.search(output):
         for request in _REQUEST.finditer(source):
             addressee = "you" if request.group(1) is None else f"you|{re.escape(request.group(1))}"
             granted = rf"\b(?:{addressee}) (?:can|could|will|would)\b"
             if re.search(granted, output, re.IGNORECASE):
                 return "a request became a statement"
+    # "I won't be able to pick up the kids today, can you do it?" -> "I won't be able to pick
+    # up the kids today.": the fact checks pass, and the one thing asked is gone. A polite
+    # imperative still asks ("Please send me the notes.").
+    asked = _QUESTION_MARK.search(source) is not None
+    if asked and not _QUESTION_MARK.search(output) and not _POLITE.search(output):
+        return "drops a question of the text"
     return None

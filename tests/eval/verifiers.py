@@ -61,6 +61,7 @@ VERIFIER_OF_KIND = {
     "question_as_statement": "questions",
     "prohibition_lifted": "polarity",
     "invented_sentence": "support",
+    "question_dropped": "questions",
 }
 
 
@@ -84,7 +85,7 @@ def verifier_of(reason: str) -> str:
         (("invented", "dropped", "not in the notifications"), "facts"),
         (("speaker roles",), "roles"),
         (("negation", "prohibition"), "polarity"),
-        (("answers the text", "question became"), "questions"),
+        (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),
         (("unchanged", "shift", "concise"), "tone"),
         (("repeats",), "fluency"),

@@ -82,3 +82,25 @@ def test_a_prohibition_stays_a_prohibition(source: str, output: str, lifted: boo
     # Without any negation left, the older "drops a negation" check answers first.
     reason = polarity.problem(source, output)
     assert (reason is not None) is lifted, reason
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "kept"),
+    [
+        (
+            "I won't be able to pick up the kids today, can you do it?",
+            "I can't pick them up.",
+            False,
+        ),
+        ("lunch tomorrow?", "So, I'll have lunch tomorrow.", False),
+        (
+            "can someone take notes? my internet is down",
+            "Internet down. Can someone take notes?",
+            True,
+        ),
+        ("can u send the invoice?", "Please send the invoice when you can.", True),
+    ],
+)
+def test_a_question_may_not_disappear(source: str, output: str, kept: bool) -> None:
+    found = questions.problem(source, output)
+    assert (found is None) if kept else found is not None
