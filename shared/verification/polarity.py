@@ -44,7 +44,33 @@ def problem(source: str, output: str) -> str | None:
         return "drops a negation"
     if out and not src:
         return "adds a negation"
-    return _lifted_prohibition(source, output)
+    return _lifted_prohibition(source, output) or _swapped_correction(source, output)
+
+
+# "revenue is 1.2M not 2.1M": a value and the value it replaces. Both values survive a swap
+# ("2.1M not 1.2M"), so the fact checks pass, and the correction now says the opposite.
+_CORRECTION = re.compile(
+    r"(\$?\d[\d.,]*\s?[A-Za-z%€$£]{0,3})\s*,?\s+(?:not|instead of|rather than)\s+"
+    r"(\$?\d[\d.,]*\s?[A-Za-z%€$£]{0,3})",
+    re.IGNORECASE,
+)
+
+
+def _swapped_correction(source: str, output: str) -> str | None:
+    kept = {_pair(m) for m in _CORRECTION.finditer(source)}
+    for match in _CORRECTION.finditer(output):
+        right, wrong = _pair(match)
+        if (wrong, right) in kept and (right, wrong) not in kept:
+            return "swaps a value and the value it corrects"
+    return None
+
+
+def _pair(match: re.Match[str]) -> tuple[str, str]:
+    return (_digits(match.group(1)), _digits(match.group(2)))
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"[^\d.]", "", value).strip(".")
 
 
 def _lifted_prohibition(source: str, output: str) -> str | None:

@@ -62,6 +62,7 @@ VERIFIER_OF_KIND = {
     "prohibition_lifted": "polarity",
     "invented_sentence": "support",
     "question_dropped": "questions",
+    "correction_swapped": "polarity",
 }
 
 
@@ -84,7 +85,7 @@ def verifier_of(reason: str) -> str:
     table = (
         (("invented", "dropped", "not in the notifications"), "facts"),
         (("speaker roles",), "roles"),
-        (("negation", "prohibition"), "polarity"),
+        (("negation", "prohibition", "value it corrects"), "polarity"),
         (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),
         (("unchanged", "shift", "concise"), "tone"),

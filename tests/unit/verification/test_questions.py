@@ -104,3 +104,16 @@ def test_a_prohibition_stays_a_prohibition(source: str, output: str, lifted: boo
 def test_a_question_may_not_disappear(source: str, output: str, kept: bool) -> None:
     found = questions.problem(source, output)
     assert (found is None) if kept else found is not None
+
+
+@pytest.mark.parametrize(
+    ("output", "swapped"),
+    [
+        ("Revenue is 2.1M, not 1.2M.", True),
+        ("Revenue is 1.2M, not 2.1M.", False),
+        ("Revenue: 1.2M (not 2.1M).", False),
+    ],
+)
+def test_a_correction_keeps_its_direction(output: str, swapped: bool) -> None:
+    found = polarity.problem("revenue is 1.2M not 2.1M", output)
+    assert (found is not None and "corrects" in found) if swapped else found is None
