@@ -263,6 +263,7 @@ async def stock_llamacpp(
     of `batch` at once."""
     import httpx2 as httpx
 
+    from shared.inference.engines.lifetime import die_with_parent
     from shared.inference.engines.llamacpp import _free_port
 
     port = _free_port()
@@ -273,7 +274,10 @@ async def stock_llamacpp(
         "--no-webui",
     ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        *command,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        preexec_fn=die_with_parent(),
     )
     try:
         async with httpx.AsyncClient(

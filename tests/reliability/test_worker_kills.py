@@ -43,6 +43,7 @@ from tests.reliability.conftest import (
     stop_worker,
     wait_stored,
 )
+from tests.support.procs import children, wait_ended
 from tests.support.runs import Runs
 from tests.support.workers import REWRITER_WORKER, SMOLLM2_REWRITER_ENV, spawn_worker
 
@@ -71,6 +72,7 @@ async def run_kills(
     drain_timeout_s: float,
     ready_marker: str,
     scenario: str,
+    with_engine: bool = False,
 ) -> Tally:
     logs = [tmp_path / f"worker{i}.log" for i in range(WORKERS)]
     runs = [tmp_path / f"runs{i}.txt" for i in range(WORKERS)]
@@ -91,8 +93,14 @@ async def run_kills(
             if await repo.count() >= len(events):
                 break  # nothing left in progress: a later kill would test nothing
             victim = n % WORKERS
+            # The rewriter's llama-server: it must end with its SIGKILLed worker, or each
+            # kill would leave one more server holding memory and CPU (none for echo).
+            engines = children(workers[victim].pid)
+            assert bool(engines) == with_engine, f"engine servers of the victim: {engines}"
             workers[victim].send_signal(signal.SIGKILL)
             await asyncio.to_thread(workers[victim].wait, 10)
+            orphans = await asyncio.to_thread(wait_ended, engines, 10)
+            assert not orphans, f"engine servers {orphans} outlived their SIGKILLed worker"
             done_kills.append((time.monotonic() - started, await repo.count()))
             starts = log_tail(logs[victim], 10_000_000).count(ready_marker)
             workers[victim] = spawn(logs[victim], runs[victim])
@@ -220,6 +228,7 @@ async def test_repeated_sigkill_of_rewriter_workers(
         drain_timeout_s=300,
         ready_marker="rewriter ready",
         scenario="worker-sigkill-rewriter",
+        with_engine=True,
     )
     # Each kill throws away at most the victim's in-flight runs.
     assert tally.recomputed <= REWRITER_KILLS * REWRITER_IN_FLIGHT, tally.line()

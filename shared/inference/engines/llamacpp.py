@@ -35,6 +35,7 @@ import httpx2 as httpx
 from shared.errors import ConfigurationError, PermanentError, TransientError
 from shared.inference.backends.base import encode_chat
 from shared.inference.engines.base import Engine, EngineFailed, EngineOutput
+from shared.inference.engines.lifetime import die_with_parent
 from shared.inference.provision import ProvisionedModel
 from shared.inference.settings import InferenceSettings
 from shared.inference.types import ChatMessage, GenerationParams
@@ -197,6 +198,7 @@ class LlamaCppEngine(Engine):
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C in the terminal reaches the service, not it
+            preexec_fn=die_with_parent(),  # a SIGKILLed service leaves no orphaned server
         )
         self._tasks.append(asyncio.create_task(self._drain(self._process)))
         if self._client is not None:
