@@ -19,6 +19,7 @@ from shared.verification import fluency, leakage, polarity, questions, support
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
+from shared.verification.text import respelt
 from shared.verification.vocabulary import MONTHS, RELATIVE_DAYS, WEEKDAYS
 
 _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'’]+|\d+")
@@ -241,7 +242,7 @@ def _shared(words: set[str], other: set[str], fuzzy: bool) -> int:
 
 
 def _misspelt_in(word: str, words: set[str]) -> bool:
-    return bool(difflib.get_close_matches(word, words, n=1, cutoff=_SPELLING_SIMILARITY))
+    return respelt(word, words, _SPELLING_SIMILARITY)
 
 
 def _roles(operation: WritingOperation, source: str, output: str) -> str | None:

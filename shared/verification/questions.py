@@ -57,23 +57,25 @@ def information_questions(text: str) -> list[str]:
 def problem(source: str, output: str) -> str | None:
     """Why `output` answers or drops a question of `source`, or None."""
     src_words, out_words = tokens(source), tokens(output)
-    asks = "?" in source
-    if asks and out_words and out_words[0] in _ANSWERS and src_words[:1] != out_words[:1]:
+    # Any script's question mark ("?", "？", "؟"), the same test on both sides.
+    source_asks = _QUESTION_MARK.search(source) is not None
+    output_asks = _QUESTION_MARK.search(output) is not None
+    if source_asks and out_words and out_words[0] in _ANSWERS and src_words[:1] != out_words[:1]:
         return "answers the text instead of rewriting it"
-    if information_questions(source) and "?" not in output:
+    if information_questions(source) and not output_asks:
         return "a question became a statement"
     # "Please send it when you can." still asks: only an output with no request left in it
-    # can have inverted one.
-    if "?" not in output and not _POLITE.search(output):
-        for request in _REQUEST.finditer(source):
-            addressee = "you" if request.group(1) is None else f"you|{re.escape(request.group(1))}"
-            granted = rf"\b(?:{addressee}) (?:can|could|will|would)\b"
-            if re.search(granted, output, re.IGNORECASE):
-                return "a request became a statement"
+    # can have inverted one, or dropped one.
+    if output_asks or _POLITE.search(output):
+        return None
+    for request in _REQUEST.finditer(source):
+        addressee = "you" if request.group(1) is None else f"you|{re.escape(request.group(1))}"
+        granted = rf"\b(?:{addressee}) (?:can|could|will|would)\b"
+        if re.search(granted, output, re.IGNORECASE):
+            return "a request became a statement"
     # "I won't be able to pick up the kids today, can you do it?" -> "I won't be able to pick
     # up the kids today.": the fact checks pass, and the one thing asked is gone. A polite
     # imperative still asks ("Please send me the notes.").
-    asked = _QUESTION_MARK.search(source) is not None
-    if asked and not _QUESTION_MARK.search(output) and not _POLITE.search(output):
+    if source_asks:
         return "drops a question of the text"
     return None

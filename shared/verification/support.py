@@ -16,10 +16,8 @@ share nothing with the text. Courtesy vocabulary is English; other languages are
 
 from __future__ import annotations
 
-import difflib
-
 from shared.verification import tone
-from shared.verification.text import STOPWORDS, sentences, stem, tokens
+from shared.verification.text import STOPWORDS, respelt, sentences, stem, tokens
 
 # A sentence with fewer new content words than this is courtesy or connective tissue
 # ("I hope this helps.", "Let me know."), however few of them the source has.
@@ -84,4 +82,4 @@ def _stems(text: str) -> set[str]:
 
 
 def _respelt(word: str, known: set[str]) -> bool:
-    return len(word) > 3 and bool(difflib.get_close_matches(word, known, n=1, cutoff=_RESPELLING))
+    return len(word) > 3 and respelt(word, known, _RESPELLING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from shared.verification.facts import normalise_text
@@ -53,3 +54,12 @@ def stem(word: str) -> str:
 def content_stems(text: str) -> set[str]:
     """Stems of the words that carry content (stopwords dropped)."""
     return {stem(w) for w in tokens(text) if w not in STOPWORDS}
+
+
+def respelt(word: str, words: set[str], cutoff: float) -> bool:
+    """True if `word` is a respelling of one of `words` (difflib ratio >= `cutoff`).
+
+    A proofread's "recieve" -> "receive" and a model's "Pleasee" are the same word; how close
+    counts as the same depends on the check, hence the cutoff is the caller's.
+    """
+    return bool(difflib.get_close_matches(word, words, n=1, cutoff=cutoff))
