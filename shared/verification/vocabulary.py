@@ -53,9 +53,11 @@ def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Capitalised everywhere, never a name.
+# Capitalised everywhere, never a name; the greetings of the languages the other word lists
+# know, so that "Salut Paul !" names Paul, not "Salut Paul".
 ALWAYS_CAPITALISED: Final[frozenset[str]] = _wordset(
     "i i'm i'll i've i'd ok okay hi hey hello ps re fw fwd dr mr mrs ms mx prof st"
+    " hallo servus moin salut bonjour bonsoir hola ciao olá oi"
 )
 
 # Words that commonly open a sentence of a summary or a message; capitalised there by

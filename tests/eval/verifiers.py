@@ -63,6 +63,7 @@ VERIFIER_OF_KIND = {
     "invented_sentence": "support",
     "question_dropped": "questions",
     "correction_swapped": "polarity",
+    "wrong_addressee": "addressee",
 }
 
 
@@ -85,6 +86,7 @@ def verifier_of(reason: str) -> str:
     table = (
         (("invented", "dropped", "not in the notifications"), "facts"),
         (("speaker roles",), "roles"),
+        (("addresses a person",), "addressee"),
         (("negation", "prohibition", "value it corrects"), "polarity"),
         (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),
