@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from schemas.rewrite import Tone, WritingOperation
 from services.rewriter import policy, roles, shapes
 from services.rewriter.edits import diff, edit_ratio
-from shared.verification import addressee, fluency, leakage, polarity, questions, support
+from shared.verification import addressee, fluency, leakage, polarity, questions, support, swaps
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
@@ -78,6 +78,7 @@ def verify(
         lambda: _polarity(operation, source, output),
         lambda: _questions(operation, source, output),
         lambda: _addressee(operation, source, output),
+        lambda: _swaps(operation, source, output),
         lambda: _grounding(operation, source, output),
         lambda: _proofread_scope(operation, source, output, spelling_errors),
         lambda: _fluency(operation, source, output),
@@ -213,6 +214,12 @@ def _addressee(operation: WritingOperation, source: str, output: str) -> str | N
     if operation not in policy.KEEPS_ALL_FACTS:
         return None  # a summary or list greets nobody; the leakage check covers chatter
     return addressee.problem(source, output)
+
+
+def _swaps(operation: WritingOperation, source: str, output: str) -> str | None:
+    if operation not in policy.KEEPS_ALL_FACTS:
+        return None  # a summary's sentences restate several messages at once
+    return swaps.problem(source, output)
 
 
 def _fluency(operation: WritingOperation, source: str, output: str) -> str | None:

@@ -88,6 +88,33 @@ _MONTH_DAY = re.compile(
     _NOT_AFTER_APOSTROPHE + r"\b(" + _MONTH_ALT + r")\.?\s+" + _DAY + r"\b", re.IGNORECASE
 )
 _DAY_MONTH = re.compile(r"\b" + _DAY + r"\s+(?:of\s+)?(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
+# "June 3 to 7", "June 3-7", "3-7 June": two dates written once. Read as "June 3 to June 7"
+# so that a rewrite that shortens (or spells out) a range neither drops nor invents its end.
+_RANGE_TO = r"\s*(?:-|–|—|\bto\b|\bthrough\b|\bthru\b|\buntil\b|\btill\b)\s*"
+_MONTH_DAY_RANGE = re.compile(
+    _NOT_AFTER_APOSTROPHE
+    + r"\b("
+    + _MONTH_ALT
+    + r")(\.?\s+)(\d{1,2})((?:st|nd|rd|th)?)"
+    + _RANGE_TO
+    + r"(\d{1,2})(?:st|nd|rd|th)?\b(?!\s*(?:[ap]\.?m\b|:|\.\d|%|h\b|hours?\b|min))",
+    re.IGNORECASE,
+)
+_DAY_MONTH_RANGE = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)?"
+    + _RANGE_TO
+    + r"(\d{1,2})((?:st|nd|rd|th)?\s+(?:of\s+)?)("
+    + _MONTH_ALT
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _expand_ranges(text: str) -> str:
+    text = _MONTH_DAY_RANGE.sub(lambda m: f"{m[1]}{m[2]}{m[3]}{m[4]} to {m[1]} {m[5]}", text)
+    return _DAY_MONTH_RANGE.sub(lambda m: f"{m[1]} {m[4]} to {m[2]}{m[3]}{m[4]}", text)
+
+
 _MONTH_ONLY = re.compile(_NOT_AFTER_APOSTROPHE + r"\b(" + _MONTH_ALT + r")\b\.?", re.IGNORECASE)
 _WEEKDAY = re.compile(
     _NOT_AFTER_APOSTROPHE + r"\b(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\b\.?",
@@ -286,7 +313,7 @@ def normalise_text(text: str) -> str:
 
 def extract(text: str) -> list[Entity]:
     """Every fact-bearing mention: links, speakers, amounts, times, dates, numbers, names."""
-    original = normalise_text(text)
+    original = _expand_ranges(normalise_text(text))
     rest = original
     entities: list[Entity] = []
     for pattern, kind, keys in _SWEEPS:

@@ -58,6 +58,10 @@ def _wordset(text: str) -> frozenset[str]:
 ALWAYS_CAPITALISED: Final[frozenset[str]] = _wordset(
     "i i'm i'll i've i'd ok okay hi hey hello ps re fw fwd dr mr mrs ms mx prof st"
     " hallo servus moin salut bonjour bonsoir hola ciao olá oi"
+    # The salutations and sign-offs of formal letters ("Sehr geehrte Damen und Herren",
+    # "Mit freundlichen Grüßen", "Madame, Monsieur"): capitalised nouns, never a name.
+    " damen herren grüßen grüße grüsse gruß kolleginnen kollegen madame monsieur mesdames"
+    " messieurs señor señora señores saludos signora signore"
 )
 
 # Words that commonly open a sentence of a summary or a message; capitalised there by

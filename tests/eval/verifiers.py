@@ -64,6 +64,7 @@ VERIFIER_OF_KIND = {
     "question_dropped": "questions",
     "correction_swapped": "polarity",
     "wrong_addressee": "addressee",
+    "detail_moved": "swaps",
 }
 
 
@@ -87,6 +88,7 @@ def verifier_of(reason: str) -> str:
         (("invented", "dropped", "not in the notifications"), "facts"),
         (("speaker roles",), "roles"),
         (("addresses a person",), "addressee"),
+        (("into another statement",), "swaps"),
         (("negation", "prohibition", "value it corrects"), "polarity"),
         (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),
@@ -136,6 +138,8 @@ def judge(case: dict[str, object], checker: LintChecker) -> Verdict:
         output,
         checker.spelling_errors,
         instructions=prompts.INSTRUCTION_TEXTS,
+        # As the handler decides it: the English word lists apply to English requests only.
+        english=str(case.get("locale", "en")).lower().startswith("en"),
     )
     return Verdict(case, reason)
 
