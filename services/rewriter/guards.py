@@ -19,7 +19,7 @@ from shared.verification import addressee, fluency, leakage, polarity, questions
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
-from shared.verification.text import respelt
+from shared.verification.text import STOPWORDS, respelt
 from shared.verification.vocabulary import MONTHS, RELATIVE_DAYS, WEEKDAYS
 
 _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'’]+|\d+")
@@ -128,7 +128,7 @@ def _facts(operation: WritingOperation, source: str, output: str) -> str | None:
     """
     if operation is WritingOperation.INSTRUCTION:
         return None  # a free-form instruction may ask for new facts; the remote tier owns it
-    src_words, out_words = set(words(source)), set(words(output))
+    src_words, out_words = _known_words(source), _known_words(output)
     src_facts, out_facts = Sources.of([source]), Sources.of([output])
     by_grammar = _grammar_capitalised(output)
     invented = [
@@ -142,7 +142,7 @@ def _facts(operation: WritingOperation, source: str, output: str) -> str | None:
         # correction of an input word, not a new fact. Numbers get no such tolerance.
         # The misspelling must not itself be a valid date or name ("Tuesday" -> "Thursday").
         src_names = {w for e in extract(source) for w in e.text.lower().split()}
-        misspelt = src_words - DATE_WORDS - src_names
+        misspelt = set(words(source)) - DATE_WORDS - src_names
         invented = [
             e
             for e in invented
@@ -171,7 +171,10 @@ def _grounded(entity: Entity, facts: Sources, known: set[str]) -> bool:
         # "the agenda of Monday's meeting"); each word must still be there.
         parts = words(entity.text)
         # "wifi" and "Wi-Fi", "e-mail" and "email" are one word written two ways.
-        return all(w in known for w in parts) or "".join(parts) in known
+        if all(w in known for w in parts) or "".join(parts) in known:
+            return True
+        # "PR" and "pull request", "CV" and "curriculum vitae": an acronym written out.
+        return entity.text.isupper() and len(parts) == 1 and _ACRONYM + parts[0] in known
     if entity.kind is EntityKind.NUMBER and (dotted := _DOTTED_TIME.fullmatch(entity.text)):
         # "7.45" in chat is a time as often as a number: either reading may survive.
         minutes = int(dotted.group(1)) * 60 + int(dotted.group(2))
@@ -181,6 +184,21 @@ def _grounded(entity: Entity, facts: Sources, known: set[str]) -> bool:
 
 
 _DOTTED_TIME = re.compile(r"([01]?\d|2[0-3])\.([0-5]\d)")
+_ACRONYM = "acronym:"
+
+
+def _known_words(text: str) -> set[str]:
+    """The words of `text`, and the initials of each run of 2-5 content words in it (marked
+    as acronyms), so that a name written as an acronym in one text and in full in the other
+    is one name."""
+    found = words(text)
+    known = set(found)
+    for size in range(2, 6):
+        for i in range(len(found) - size + 1):
+            run = found[i : i + size]
+            if not any(w in STOPWORDS or not w.isalpha() for w in run):
+                known.add(_ACRONYM + "".join(w[0] for w in run))
+    return known
 
 
 # A capitalised word at the start of a sentence, line, list item or table cell is

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from shared.verification.text import tokens
+from shared.verification.text import sentences, stem, tokens
 
 # fmt: off
 # Words that open a question asking for information (not a request for an action).
@@ -35,6 +35,12 @@ _QUESTION_MARK = re.compile(r"[?？؟]")
 _POLITE = re.compile(
     r"\b(?:please|kindly|pls|plz|bitte|por favor|per favore|s'il (?:te|vous) pla[iî]t|"
     r"merci de|gentilmente|favor)\b",
+    re.IGNORECASE,
+)
+# The action a request asks for: "can you send the deposit" -> "send".
+_REQUEST_VERB = re.compile(
+    r"\b(?:can|could|will|would) (?:you|u|someone|anyone|somebody|anybody)\s+"
+    r"(?:(?:please|pls|plz|just|also|kindly|maybe)\s+)*([a-z]+)",
     re.IGNORECASE,
 )
 # A chat greeting before the question does not make it a statement ("hey, did u get...").
@@ -66,7 +72,7 @@ def problem(source: str, output: str) -> str | None:
         return "a question became a statement"
     # "Please send it when you can." still asks: only an output with no request left in it
     # can have inverted one, or dropped one.
-    if output_asks or _POLITE.search(output):
+    if output_asks or _polite_request(source, output):
         return None
     for request in _REQUEST.finditer(source):
         addressee = "you" if request.group(1) is None else f"you|{re.escape(request.group(1))}"
@@ -79,3 +85,18 @@ def problem(source: str, output: str) -> str | None:
     if source_asks:
         return "drops a question of the text"
     return None
+
+
+def _polite_request(source: str, output: str) -> bool:
+    """Whether `output` asks with please (or its like) for what `source` asks.
+
+    "Anna, can you send the deposit by Friday?" -> "Dear Anna, I'm sorry the deposit is not
+    being sent by Friday. Please let me know if you need any assistance." (a real draft):
+    the please belongs to an added courtesy line, and the request is gone. So when the text
+    asks for an action, the polite sentence must name that action.
+    """
+    polite = [s for s in sentences(output) if _POLITE.search(s)]
+    actions = {stem(m.group(1).lower()) for m in _REQUEST_VERB.finditer(source)}
+    if not actions:
+        return bool(polite)
+    return any(actions & {stem(w) for w in tokens(s)} for s in polite)

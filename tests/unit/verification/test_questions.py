@@ -117,3 +117,16 @@ def test_a_question_may_not_disappear(source: str, output: str, kept: bool) -> N
 def test_a_correction_keeps_its_direction(output: str, swapped: bool) -> None:
     found = polarity.problem("revenue is 1.2M not 2.1M", output)
     assert (found is not None and "corrects" in found) if swapped else found is None
+
+
+def test_a_please_in_an_added_courtesy_line_does_not_keep_the_request() -> None:
+    # A real draft of the tone eval (friendly): the request is gone, and the only "please"
+    # is the courtesy line the model added.
+    source = "Anna, can you send the deposit of 500 EUR by Friday? The landlord won't hold it."
+    dropped = (
+        "Dear Anna, I'm sorry to hear that the deposit of 500 EUR is not being sent by Friday. "
+        "The landlord won't hold it. Please let me know if you need any assistance."
+    )
+    kept = "Hi Anna! Please send the deposit of 500 EUR by Friday; the landlord won't hold it."
+    assert questions.problem(source, dropped) == "drops a question of the text"
+    assert questions.problem(source, kept) is None

@@ -179,3 +179,16 @@ def test_proofread_may_fix_a_misspelt_date_but_not_change_it() -> None:
     assert reason is not None and reason.startswith("invented date")
     fixed = "I will see you tomorrow."
     assert verify(WritingOperation.PROOFREAD, None, "i will see you tmrw.", fixed) is None
+
+
+def test_an_acronym_written_out_is_the_same_name() -> None:
+    source = "hey can you review my PR when you get a sec? it's small, like 20 lines"
+    output = (
+        "Hello, please review my pull request when you have a moment. It is small, about 20 lines."
+    )
+    assert verify(WritingOperation.REWRITE, Tone.PROFESSIONAL, source, output) is None
+    # Other words do not stand for it, even with the same initials ("please review").
+    dropped = "Hello, please review my code when you have a moment. It is small, about 20 lines."
+    assert (
+        verify(WritingOperation.REWRITE, Tone.PROFESSIONAL, source, dropped) == "dropped name: PR"
+    )
