@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from schemas.rewrite import Tone, WritingOperation
 from services.rewriter import policy, roles, shapes
 from services.rewriter.edits import diff, edit_ratio
-from shared.verification import addressee, fluency, leakage, polarity, questions, support, swaps
+from shared.verification import (
+    addressee,
+    certainty,
+    fluency,
+    leakage,
+    polarity,
+    questions,
+    support,
+    swaps,
+)
 from shared.verification import tone as tones
 from shared.verification.facts import Entity, EntityKind, extract, words
 from shared.verification.grounding import Sources
@@ -76,6 +85,7 @@ def verify(
         lambda: _facts(operation, source, output),
         lambda: _roles(operation, source, output),
         lambda: _polarity(operation, source, output),
+        lambda: _certainty(operation, source, output, english),
         lambda: _questions(operation, source, output),
         lambda: _addressee(operation, source, output),
         lambda: _swaps(operation, source, output),
@@ -220,6 +230,12 @@ def _polarity(operation: WritingOperation, source: str, output: str) -> str | No
     if operation not in policy.KEEPS_ALL_FACTS:
         return None  # a summary or list may leave out a negated detail with the rest of it
     return polarity.problem(source, output)
+
+
+def _certainty(operation: WritingOperation, source: str, output: str, english: bool) -> str | None:
+    if operation not in policy.KEEPS_ALL_FACTS or not english:
+        return None  # a summary may leave a hedged detail out with the rest; English lists
+    return certainty.problem(source, output)
 
 
 def _questions(operation: WritingOperation, source: str, output: str) -> str | None:

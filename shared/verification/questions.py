@@ -40,7 +40,8 @@ _POLITE = re.compile(
 # The action a request asks for: "can you send the deposit" -> "send".
 _REQUEST_VERB = re.compile(
     r"\b(?:can|could|will|would) (?:you|u|someone|anyone|somebody|anybody)\s+"
-    r"(?:(?:please|pls|plz|just|also|kindly|maybe)\s+)*([a-z]+)",
+    r"(?:(?:please|pls|plz|just|also|maybe|perhaps|still|possibly|kindly|quickly|really|"
+    r"actually|finally)\s+)*([a-z]+)",
     re.IGNORECASE,
 )
 # A chat greeting before the question does not make it a statement ("hey, did u get...").

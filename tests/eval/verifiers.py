@@ -65,6 +65,7 @@ VERIFIER_OF_KIND = {
     "correction_swapped": "polarity",
     "wrong_addressee": "addressee",
     "detail_moved": "swaps",
+    "hedge_dropped": "certainty",
 }
 
 
@@ -89,6 +90,7 @@ def verifier_of(reason: str) -> str:
         (("speaker roles",), "roles"),
         (("addresses a person",), "addressee"),
         (("into another statement",), "swaps"),
+        (("only estimates",), "certainty"),
         (("negation", "prohibition", "value it corrects"), "polarity"),
         (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),

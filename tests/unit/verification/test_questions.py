@@ -130,3 +130,8 @@ def test_a_please_in_an_added_courtesy_line_does_not_keep_the_request() -> None:
     kept = "Hi Anna! Please send the deposit of 500 EUR by Friday; the landlord won't hold it."
     assert questions.problem(source, dropped) == "drops a question of the text"
     assert questions.problem(source, kept) is None
+
+
+def test_a_politely_hedged_request_may_become_a_please() -> None:
+    source = "Hi Tom, could you possibly send me the report when you get a chance? Thanks, Sara"
+    assert questions.problem(source, "Tom, please send me the report. Thanks, Sara") is None
