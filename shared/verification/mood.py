@@ -37,6 +37,8 @@ _NEGATIONS = frozenset((
     "isn't", "aren't", "wasn't", "weren't", "haven't", "hasn't", "hadn't", "shouldn't",
     "mustn't", "dont", "doesnt", "didnt", "wont", "cant", "couldnt", "isnt", "wasnt",
     "havent", "hasnt", "declined", "declines", "refused", "refuses", "failed", "fails",
+    # "do n't": the clitic on its own, as tokenised text (and some dictation) writes it.
+    "n't", "needn't", "shan't", "ain't", "weren't", "aint",
 ))
 _REPORTED_PHRASES = ("would like", "wants to know", "wanted to know", "is asking")
 # Set phrases whose negation word does not negate the message ("no worries" is a yes).
@@ -107,7 +109,22 @@ _IDIOM_PATTERN = re.compile(
 def negation_count(text: str) -> int:
     """How many negation words `text` has outside set phrases."""
     plain = _IDIOM_PATTERN.sub(" ", text.replace("\u2019", "'"))
-    return sum(1 for w in tokens(plain) if w in _NEGATIONS)
+    return sum(1 for w in tokens(plain) if _is_negation(w))
+
+
+# Negations as learners and fast typists write them ("doens't", "dosen't", "donnot",
+# "didnot"): a proofread that corrects one to "doesn't" neither adds nor drops a negation.
+_MISSPELT_NEGATION = re.compile(
+    r"(?:do|does|doe|dose|did|is|are|was|were|have|has|had|could|would|should|can|wo|must|"
+    r"need)n+o?t"
+)
+
+
+def _is_negation(word: str) -> bool:
+    if word in _NEGATIONS or bool(_MISSPELT_NEGATION.fullmatch(word)):
+        return True
+    # "doesn't" misspelt keeps its n and its 't: "doens't", "dosen't", "didn't't".
+    return word.endswith("'t") and "n" in word[-5:-2]
 
 
 def negated(text: str) -> bool:
