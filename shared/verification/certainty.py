@@ -21,10 +21,12 @@ _HEDGE = re.compile(
     re.IGNORECASE,
 )
 # The hedges of an estimate in the source: on a quantity or a time ("probably 20 mins",
-# "around 6", "like 20 lines", "5-ish"), not the politeness of a request ("could you
-# possibly send...", "whether you might have some time"), which a rewrite may drop.
+# "around 6", "like 20 lines", "5-ish"), not the politeness of a request or a proposal
+# ("could you possibly send...", "maybe we could possibly move our 1:1 from 2pm"), which a
+# rewrite may drop.
 _SOURCE_HEDGE = re.compile(
-    r"\b(?:probably|maybe|perhaps|possibly|likely)\s+(?:\w+\s+){0,2}?"
+    r"\b(?:probably|maybe|perhaps|possibly|likely)\s+(?:(?:by|at|around|about|in|for|until|"
+    r"till|on|only|just|another|over|under)\s+)?"
     + _QUANTITY
     + r"|\b(?:about|around|like|nearly|almost|roughly|approximately|approx\.?|~)\s*"
     + _QUANTITY

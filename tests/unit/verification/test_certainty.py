@@ -39,3 +39,9 @@ def test_a_dropped_hedge_is_rejected(source: str, output: str) -> None:
 )
 def test_faithful_rewrites_pass(source: str, output: str) -> None:
     assert certainty.problem(source, output) is None
+
+
+def test_a_hedged_proposal_is_politeness_not_an_estimate() -> None:
+    # One of the rewriter's own worked examples (concise).
+    source = "maybe we could possibly move our 1:1 from 2pm to 3pm tomorrow, if that works?"
+    assert certainty.problem(source, "Can we move our 1:1 from 2pm to 3pm tomorrow?") is None
