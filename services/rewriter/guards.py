@@ -18,6 +18,7 @@ from services.rewriter.edits import diff, edit_ratio
 from shared.verification import (
     addressee,
     certainty,
+    contradiction,
     fluency,
     leakage,
     polarity,
@@ -86,6 +87,7 @@ def verify(
         lambda: _roles(operation, source, output),
         lambda: _polarity(operation, source, output),
         lambda: _certainty(operation, source, output, english),
+        lambda: _contradiction(operation, source, output),
         lambda: _questions(operation, source, output),
         lambda: _addressee(operation, source, output),
         lambda: _swaps(operation, source, output),
@@ -236,6 +238,12 @@ def _certainty(operation: WritingOperation, source: str, output: str, english: b
     if operation not in policy.KEEPS_ALL_FACTS or not english:
         return None  # a summary may leave a hedged detail out with the rest; English lists
     return certainty.problem(source, output)
+
+
+def _contradiction(operation: WritingOperation, source: str, output: str) -> str | None:
+    if operation is WritingOperation.INSTRUCTION:
+        return None  # "make it sound like the shop is open" may ask for the opposite
+    return contradiction.problem(source, output)
 
 
 def _questions(operation: WritingOperation, source: str, output: str) -> str | None:

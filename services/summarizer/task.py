@@ -27,7 +27,7 @@ from shared.inference.candidates import (
 from shared.inference.types import ChatMessage, Generation, GenerationParams
 from shared.routing.reasons import EscalationReason
 from shared.routing.task import EnvelopeFields, LocalAttempt
-from shared.verification import attribution, fluency, leakage, perspective
+from shared.verification import attribution, contradiction, fluency, leakage, perspective
 from shared.verification.grounding import Sources, check
 
 log = logging.getLogger(__name__)
@@ -189,4 +189,5 @@ def verify_summary(
         or fluency.problem(summary)
         or perspective.problem(summary, texts, conversation=conversation)
         or attribution.problem(summary, sources.messages)
+        or contradiction.problem(" ".join(texts), summary)
     )

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.verification import mood
+from shared.verification import contradiction, mood
 from shared.verification.text import STOPWORDS, sentences, stem, tokens
 
 
@@ -76,7 +76,7 @@ def problem(summary: str, messages: Sequence[Message]) -> str | None:
                 return "attributes a message to the wrong person"
             top = own
         reported = mood.summary_clause(clause)
-        verdicts = [mood.conflict(reported, s.clause) for score, s in candidates if score == top]
+        verdicts = [_conflict(reported, clause, s) for score, s in candidates if score == top]
         if verdicts and all(verdicts):
             return verdicts[0]
         if reported.mood is mood.Mood.DID and not reported.negated:
@@ -209,3 +209,10 @@ def _name_keys_in(text: str) -> set[str]:
 
 def _lemma(word: str) -> str:
     return stem(mood.IRREGULAR_PAST.get(word, word))
+
+
+def _conflict(reported: mood.Clause, clause: str, sentence: _Sentence) -> str | None:
+    verdict = mood.conflict(reported, sentence.clause)
+    if verdict == "drops a negation" and contradiction.turned_round(sentence.text, clause):
+        return None  # "not closed" reported as "open": the negation, in other words
+    return verdict

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from shared.verification import contradiction
 from shared.verification.mood import NEGATION_IDIOMS, negation_count
 from shared.verification.text import sentences, tokens
 
@@ -40,7 +41,12 @@ def problem(source: str, output: str) -> str | None:
     """Why `output` changes the polarity of `source`, or None."""
     src = negation_count(source)
     out = negation_count(_POLITE_ADDITIONS.sub(" ", output))
-    if src and not out and not _AVOIDS.search(output):
+    if (
+        src
+        and not out
+        and not _AVOIDS.search(output)
+        and not contradiction.turned_round(source, output)
+    ):
         return "drops a negation"
     if out and not src:
         return "adds a negation"

@@ -66,6 +66,7 @@ VERIFIER_OF_KIND = {
     "wrong_addressee": "addressee",
     "detail_moved": "swaps",
     "hedge_dropped": "certainty",
+    "contradiction": "contradiction",
 }
 
 
@@ -91,6 +92,7 @@ def verifier_of(reason: str) -> str:
         (("addresses a person",), "addressee"),
         (("into another statement",), "swaps"),
         (("only estimates",), "certainty"),
+        (("opposite of the text",), "contradiction"),
         (("negation", "prohibition", "value it corrects"), "polarity"),
         (("answers the text", "question became", "drops a question"), "questions"),
         (("scaffolding", "instructions copied", "worked example"), "leakage"),
