@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from shared.verification import contradiction, mood
 from shared.verification.text import STOPWORDS, sentences, stem, tokens
+from shared.verification.vocabulary import SENTENCE_STARTERS
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def problem(summary: str, messages: Sequence[Message]) -> str | None:
         return None
     speakers = {_name_key(m.speaker) for m in messages if m.speaker.strip()}
     source = _source_sentences(messages)
+    aliases = _addressed_names(messages, speakers)
     actor: str | None = None
     for clause in _clauses(summary):
         words = tokens(clause)
@@ -70,7 +72,7 @@ def problem(summary: str, messages: Sequence[Message]) -> str | None:
         if actor is not None:
             # The actor must have said (or be named in, or be addressed by) a sentence about
             # this clause, and one nearly as close as the closest sentence of anybody.
-            candidates = [(score, s) for score, s in scored if _may_be_actor(actor, s)]
+            candidates = [(score, s) for score, s in scored if _may_be_actor(actor, s, aliases)]
             own = max((score for score, _ in candidates), default=0)
             if own < MIN_SHARED or own + ALIGN_SLACK < top:
                 return "attributes a message to the wrong person"
@@ -99,8 +101,8 @@ def _undone_deed(clause: str, source: list[_Sentence]) -> str | None:
     return None
 
 
-def _may_be_actor(actor: str, sentence: _Sentence) -> bool:
-    if _name_key(sentence.speaker) == actor:
+def _may_be_actor(actor: str, sentence: _Sentence, aliases: dict[str, str]) -> bool:
+    if _name_key(sentence.speaker) == actor or aliases.get(actor) == _name_key(sentence.speaker):
         return True
     if actor in _name_keys_in(sentence.text):
         return True
@@ -196,6 +198,42 @@ _NOT_ACTORS = frozenset((
     "please", "if", "when", "and", "but", "so", "both", "all", "no", "not",
 ))
 # fmt: on
+
+
+# A name the writer calls the reader by: a part of a message (between commas and sentence
+# ends) that is nothing but a name ("Excuse me, Mr. White?", "Sure, Sherry.", "Julia, I...").
+_TITLE_DOT = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St)\.")
+_PARTS = re.compile(r"[,.!?;:]+")
+_TITLES = frozenset(("mr", "mrs", "ms", "miss", "dr", "prof"))
+_NAME_ONLY = re.compile(r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?")
+
+
+def _addressed_names(messages: Sequence[Message], speakers: set[str]) -> dict[str, str]:
+    """In a conversation of two, a name one speaker calls the other by is the other's name:
+    "#Person2#: Sure, Sherry." makes Sherry #Person1#, so "Sherry reminds Mr. White to
+    sign" can be aligned with #Person1#'s own words. Each key of a name (the whole name, its
+    first and its last word) maps to that speaker; a name both speakers use is nobody's."""
+    if len(speakers) != 2:
+        return {}
+    found: dict[str, set[str]] = {}
+    for message in messages:
+        speaker = _name_key(message.speaker)
+        if speaker not in speakers:
+            continue
+        (other,) = speakers - {speaker}
+        for part in _PARTS.split(_TITLE_DOT.sub(r"\1", message.text)):
+            part = part.strip()
+            if not _NAME_ONLY.fullmatch(part) or part.lower() in SENTENCE_STARTERS:
+                continue
+            name = tokens(part)
+            keys = {" ".join(name), name[-1]} | ({name[0]} if name[0] not in _TITLES else set())
+            for key in keys:
+                found.setdefault(key, set()).add(other)
+    return {
+        key: next(iter(owners))
+        for key, owners in found.items()
+        if len(owners) == 1 and key not in speakers and key not in _NOT_ACTORS
+    }
 
 
 def _name_key(name: str) -> str:

@@ -197,7 +197,64 @@ def deeds(clause: str) -> list[str]:
     return found
 
 
+# Verbs whose bare form opening a sentence is an instruction to the reader: "Reply C to
+# confirm", "Use lot C", "Call me when you land". Their deed is asked for, not done.
+_IMPERATIVES = frozenset(
+    (
+        "reply",
+        "respond",
+        "call",
+        "text",
+        "send",
+        "pay",
+        "confirm",
+        "click",
+        "tap",
+        "book",
+        "bring",
+        "check",
+        "sign",
+        "submit",
+        "review",
+        "visit",
+        "contact",
+        "enter",
+        "use",
+        "verify",
+        "complete",
+        "join",
+        "update",
+        "download",
+        "install",
+        "return",
+        "cancel",
+        "choose",
+        "select",
+        "forward",
+        "share",
+        "pick",
+        "grab",
+        "buy",
+        "order",
+        "fill",
+        "register",
+        "renew",
+        "schedule",
+        "reschedule",
+        "tell",
+        "remind",
+        "collect",
+        "transfer",
+    )
+)
+_SALUTATIONS = frozenset(("hi", "hey", "hello", "dear", "ok", "okay", "so"))
+
+
 def _opens_request(words: list[str]) -> bool:
+    # "Reply C to confirm": an imperative at the start, or after a greeting ("Hi, call me").
+    start = 1 if words[:1] and words[0] in _SALUTATIONS else 0
+    if len(words) > start and words[start] in _IMPERATIVES:
+        return True
     # Greetings and names before the request: "Hi Anna, can you...".
     for start in range(min(3, len(words))):
         rest = words[start:]

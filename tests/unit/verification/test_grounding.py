@@ -161,3 +161,39 @@ def test_quoting_a_message_with_contractions_is_grounded() -> None:
     texts = ["C'mon. We're only switching two days.", "It says'No smoking'"]
     for text in texts:
         assert check(text, Sources.of(texts)).ok
+
+
+def test_a_name_one_speaker_calls_the_other_is_the_others() -> None:
+    # DialogSum dev: the human summary names the speakers by the names they call each other.
+    from shared.verification import attribution
+
+    messages = [
+        attribution.Message("#Person1#", "Excuse me, Mr. White? I just need you to sign these."),
+        attribution.Message("#Person2#", "Sure, Sherry. Sorry to have kept you waiting."),
+        attribution.Message("#Person1#", "That's my job, sir. Just one more signature here."),
+        attribution.Message("#Person2#", "There you are."),
+    ]
+    assert attribution.problem("Sherry reminds Mr. White to sign.", messages) is None
+    names = attribution._addressed_names(messages, {"person1", "person2"})
+    assert names == {"sherry": "person1", "mr white": "person2", "white": "person2"}
+
+
+def test_a_name_both_speakers_use_is_nobodys() -> None:
+    from shared.verification import attribution
+
+    messages = [
+        attribution.Message("Anna", "Tom, are you coming?"),
+        attribution.Message("Ben", "Yes. Tom, too."),
+    ]
+    assert attribution._addressed_names(messages, {"anna", "ben"}) == {}
+
+
+def test_a_message_without_a_sender_does_not_break_the_names() -> None:
+    from shared.verification import attribution
+
+    messages = [
+        attribution.Message("Anna", "Hi Ben, can you send the slides?"),
+        attribution.Message("", "Reminder: standup at 10."),
+        attribution.Message("Ben", "Sure, Anna."),
+    ]
+    assert attribution.problem("Anna asks Ben to send the slides.", messages) is None
