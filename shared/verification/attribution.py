@@ -47,6 +47,11 @@ MIN_SHARED = 1
 ALIGN_SLACK = 1
 # An answer this short ("I will", "Yes, done") borrows the words of the question before it.
 SHORT_ANSWER_WORDS = 3
+# A clause part that is only a name ("#Person1#", "Mr. Zhang"), joined to what follows;
+# "Bob left" is a clause of its own.
+_BARE_NAME = re.compile(
+    r"(?:#\w+#|(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)"
+)
 _SECOND_PERSON = frozenset(("you", "your", "you're", "you'll", "you've", "u", "ur"))
 
 
@@ -159,12 +164,15 @@ def _sentences_of(message: Message) -> list[_Sentence]:
 
 
 def _clauses(summary: str) -> list[str]:
-    return [
-        part.strip()
-        for sentence in sentences(summary)
-        for part in _CLAUSE_BREAK.split(sentence)
-        if part.strip()
-    ]
+    found: list[str] = []
+    for sentence in sentences(summary):
+        parts = [p.strip() for p in _CLAUSE_BREAK.split(sentence) if p.strip()]
+        # "#Person1# and #Person2# talk about...": a bare name before "and" is a subject
+        # shared with the next part, not a clause of its own.
+        while len(parts) > 1 and _BARE_NAME.fullmatch(parts[0]):
+            parts[:2] = [f"{parts[0]} and {parts[1]}"]
+        found.extend(parts)
+    return found
 
 
 def _actor(clause: str, words: list[str], speakers: set[str]) -> str | None:
@@ -175,9 +183,18 @@ def _actor(clause: str, words: list[str], speakers: set[str]) -> str | None:
     head = " ".join(plain[:4])
     for key in sorted(speakers, key=len, reverse=True):
         if head == key or head.startswith(key + " "):
+            rest = head.removeprefix(key).split()
+            if rest[:1] == ["and"] or rest[:1] == ["both"]:
+                return None  # "#Person1# and #Person2# talk about...": both of them
             return key
     first = clause.lstrip(" \"'“(#*-")
-    if plain and first[:1].isupper() and plain[0] not in _NOT_ACTORS and _ends_name(first):
+    if (
+        plain
+        and first[:1].isupper()
+        and plain[0] not in _NOT_ACTORS
+        and plain[0] not in SENTENCE_STARTERS  # "Then they get back to books."
+        and _ends_name(first)
+    ):
         return plain[0]
     return None
 

@@ -197,3 +197,23 @@ def test_a_message_without_a_sender_does_not_break_the_names() -> None:
         attribution.Message("Ben", "Sure, Anna."),
     ]
     assert attribution.problem("Anna asks Ben to send the slides.", messages) is None
+
+
+def test_a_clause_about_both_speakers_or_opened_by_an_adverb_has_no_single_actor() -> None:
+    from shared.verification import attribution
+
+    messages = [
+        attribution.Message("#Person1#", "There are advertisements everywhere in Hong Kong."),
+        attribution.Message("#Person2#", "I like the billboards, they make the city feel alive."),
+        attribution.Message("#Person1#", "Shall we go back to the books now?"),
+    ]
+    for summary in (
+        "#Person1# and #Person2# talk about advertisements in Hong Kong.",
+        "Then they get back to the books.",
+    ):
+        assert attribution.problem(summary, messages) is None, summary
+    # One of them alone is still held to their own words.
+    assert (
+        attribution.problem("#Person1# likes the billboards.", messages)
+        == "attributes a message to the wrong person"
+    )
