@@ -21,6 +21,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,11 @@ from pathlib import Path
 from rouge_score import rouge_scorer
 
 from schemas.envelope import RequestEnvelope
-from schemas.limits import MAX_NOTIFICATION_BODY_CHARS, MAX_NOTIFICATIONS_PER_STACK
+from schemas.limits import (
+    MAX_NOTIFICATION_BODY_CHARS,
+    MAX_NOTIFICATIONS_PER_STACK,
+    MAX_SUMMARY_CHARS,
+)
 from schemas.summarize import Notification, NotificationCategory, NotificationStack
 from services.summarizer.handler import SummarizeHandler, lifespan
 from services.summarizer.stack import line, sources_of
@@ -134,6 +139,23 @@ async def run(items: Sequence[Item], concurrency: int) -> tuple[list[str], Summa
         return list(await asyncio.gather(*(one(i) for i in items))), handler
 
 
+def references(items: Sequence[Item]) -> int:
+    """The human reference summaries through the generated-summary verifier, each against
+    its own dialogue (the cap lifted to the contract's most): how often the verifier would
+    reject what a person wrote, by reason."""
+    reasons: Counter[str] = Counter()
+    for item in items:
+        stack = item.request.payload
+        notifications = stack.notifications
+        reason = verify_summary(item.reference, sources_of(notifications), MAX_SUMMARY_CHARS)
+        reasons[(reason or "passed").split(":")[0]] += 1
+    for reason, count in reasons.most_common():
+        print(f"{count:>5}  {reason}")
+    share = reasons["passed"] / len(items)
+    print(f"eval summarize-references: passing={share:.3f} ({reasons['passed']}/{len(items)})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/eval"))
@@ -142,9 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--show", type=int, default=3, help="print this many examples")
     parser.add_argument("--dump", type=Path, help="write every summary here (JSON lines)")
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="no model: run the human summaries through the verifier (its false rejects)",
+    )
     args = parser.parse_args(argv)
 
     items = load(args.data / "dialogsum" / "dialogsum.dev.jsonl", args.limit, args.max_chars)
+    if args.references:
+        return references(items)
     started = time.perf_counter()
     summaries, handler = asyncio.run(run(items, args.concurrency))
     elapsed = time.perf_counter() - started
