@@ -95,7 +95,7 @@ async def run_kills(
             victim = n % WORKERS
             # The rewriter's llama-server: it must end with its SIGKILLed worker, or each
             # kill would leave one more server holding memory and CPU (none for echo).
-            engines = children(workers[victim].pid)
+            engines = children(workers[victim].pid, "llama-server")
             assert bool(engines) == with_engine, f"engine servers of the victim: {engines}"
             workers[victim].send_signal(signal.SIGKILL)
             await asyncio.to_thread(workers[victim].wait, 10)

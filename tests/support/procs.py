@@ -17,13 +17,22 @@ def _stat(pid: int) -> list[str] | None:
     return raw[raw.rindex(")") + 2 :].split()
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of `pid` now."""
+def children(pid: int, name: str | None = None) -> list[int]:
+    """Direct children of `pid` now; only those whose command is `name`, if given."""
     found = []
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and int(fields[1]) == pid:
+        if not entry.name.isdigit() or not (fields := _stat(int(entry.name))):
+            continue
+        if int(fields[1]) == pid and (name is None or _comm(int(entry.name)) == name[:15]):
             found.append(int(entry.name))
     return found
+
+
+def _comm(pid: int) -> str | None:
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 def running(pid: int) -> bool:

@@ -41,7 +41,7 @@ def test_sigkilled_service_takes_its_engine_server_with_it() -> None:
     try:
         assert service.stdout is not None
         assert service.stdout.readline().strip() == "ready", "the engine did not start"
-        servers = children(service.pid)
+        servers = children(service.pid, "llama-server")
         assert servers, "the started engine has no server process"
         assert all(running(pid) for pid in servers)
         service.send_signal(signal.SIGKILL)
