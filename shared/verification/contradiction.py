@@ -57,13 +57,11 @@ def _inflected_in(word: str, words: list[str]) -> bool:
 
 def _plain(words: list[str]) -> set[str]:
     """The words of the pairs that stand un-negated in `words`."""
-    found = set()
-    for i, word in enumerate(words):
-        if word in _OPPOSITES and not negation_count(
-            " ".join(words[max(0, i - _NEGATION_REACH) : i])
-        ):
-            found.add(word)
-    return found
+    return {w for i, w in enumerate(words) if w in _OPPOSITES and not _negated_at(words, i)}
+
+
+def _negated_at(words: list[str], i: int) -> bool:
+    return negation_count(" ".join(words[max(0, i - _NEGATION_REACH) : i])) > 0
 
 
 def turned_round(source: str, output: str) -> bool:
@@ -71,8 +69,7 @@ def turned_round(source: str, output: str) -> bool:
     "open", "isn't available" -> "unavailable"): the negation is kept, in other words."""
     src, out = tokens(source), tokens(output)
     said = _plain(out)
-    for i, word in enumerate(src):
-        reach = " ".join(src[max(0, i - _NEGATION_REACH) : i])
-        if word in _OPPOSITES and negation_count(reach) and _OPPOSITES[word] & said:
-            return True
-    return False
+    return any(
+        word in _OPPOSITES and _negated_at(src, i) and _OPPOSITES[word] & said
+        for i, word in enumerate(src)
+    )

@@ -199,54 +199,15 @@ def deeds(clause: str) -> list[str]:
 
 # Verbs whose bare form opening a sentence is an instruction to the reader: "Reply C to
 # confirm", "Use lot C", "Call me when you land". Their deed is asked for, not done.
-_IMPERATIVES = frozenset(
-    (
-        "reply",
-        "respond",
-        "call",
-        "text",
-        "send",
-        "pay",
-        "confirm",
-        "click",
-        "tap",
-        "book",
-        "bring",
-        "check",
-        "sign",
-        "submit",
-        "review",
-        "visit",
-        "contact",
-        "enter",
-        "use",
-        "verify",
-        "complete",
-        "join",
-        "update",
-        "download",
-        "install",
-        "return",
-        "cancel",
-        "choose",
-        "select",
-        "forward",
-        "share",
-        "pick",
-        "grab",
-        "buy",
-        "order",
-        "fill",
-        "register",
-        "renew",
-        "schedule",
-        "reschedule",
-        "tell",
-        "remind",
-        "collect",
-        "transfer",
-    )
-)
+# fmt: off
+_IMPERATIVES = frozenset((
+    "reply", "respond", "call", "text", "send", "pay", "confirm", "click", "tap", "book",
+    "bring", "check", "sign", "submit", "review", "visit", "contact", "enter", "use", "verify",
+    "complete", "join", "update", "download", "install", "return", "cancel", "choose",
+    "select", "forward", "share", "pick", "grab", "buy", "order", "fill", "register", "renew",
+    "schedule", "reschedule", "tell", "remind", "collect", "transfer",
+))
+# fmt: on
 _SALUTATIONS = frozenset(("hi", "hey", "hello", "dear", "ok", "okay", "so"))
 
 

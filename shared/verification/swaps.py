@@ -23,13 +23,13 @@ MIN_ALIGNMENT = 0.5
 def problem(source: str, output: str) -> str | None:
     """Why `output` moves a detail of `source` into another statement, or None."""
     statements = [(s, content_stems(s), extract(s)) for s in sentences(source)]
+    if not statements:
+        return None
     everywhere = extract(source)
     for sentence in sentences(output):
         stems = content_stems(sentence)
         if not stems:
             continue
-        if not statements:
-            return None
         text, aligned, facts = max(statements, key=lambda st: _jaccard(stems, st[1]))
         if _jaccard(stems, aligned) < MIN_ALIGNMENT:
             continue
