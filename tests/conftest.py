@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -63,8 +64,32 @@ async def _postgres_database(*, migrate: bool = True) -> AsyncIterator[str]:
             upgrade(url)
         yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await _drop_database(admin, name)
+        finally:
+            await admin.close()
+
+
+async def _drop_database(admin: Any, name: str) -> None:
+    """Drops a test database, waiting out an autovacuum worker on it.
+
+    FORCE needs the right to terminate every backend on the database; an autovacuum worker
+    belongs to no role, so without pg_signal_backend (infra/postgres/setup.sh grants it) the
+    drop fails while one runs. Autovacuum ends in well under a second on a test database, so
+    a short retry covers machines provisioned before the grant.
+    """
+    import asyncio
+
+    import asyncpg
+
+    for attempt in range(40):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            if attempt == 39:
+                raise
+            await asyncio.sleep(0.25)
 
 
 async def _sqlite_database(tmp_path: object, *, migrate: bool = True) -> AsyncIterator[str]:

@@ -31,6 +31,11 @@ done
 if [ "$(psql_as_postgres "-c \"select 1 from pg_roles where rolname='$PG_USER'\"")" != "1" ]; then
   psql_as_postgres "-c \"create role $PG_USER login createdb password '$PG_PASSWORD'\""
 fi
+# Tests drop each per-test database WITH (FORCE). PostgreSQL checks the right to terminate
+# every backend on it, and an autovacuum worker (owned by no role) counts: without this grant
+# the drop fails at random with "must be a member of the role whose process is being
+# terminated or member of pg_signal_backend". Idempotent.
+psql_as_postgres "-c \"grant pg_signal_backend to $PG_USER\"" >/dev/null
 for db in "$PG_DB" "$PG_TEST_DB"; do
   if [ "$(psql_as_postgres "-c \"select 1 from pg_database where datname='$db'\"")" != "1" ]; then
     psql_as_postgres "-c \"create database $db owner $PG_USER\""
